@@ -1,0 +1,1 @@
+"""Cython kernels, compiled by ``setup.py`` against NumPy's headers."""

@@ -1,0 +1,35 @@
+"""Plain NumPy reference kernels: slow, obvious, and the truth every compiled kernel is tested against."""
+
+import math
+
+import numpy as np
+
+
+def _check_scatter_args(out: np.ndarray, index: np.ndarray, src: np.ndarray) -> None:
+    if out.ndim != 1 or index.ndim != 1 or src.ndim != 1:
+        raise ValueError(
+            f"scatter_add expects 1-D out, index and src, got {out.ndim}-D, {index.ndim}-D and {src.ndim}-D"
+        )
+    if index.shape[0] != src.shape[0]:
+        raise ValueError(f"scatter_add: index has {index.shape[0]} elements but src has {src.shape[0]}")
+    if out.dtype != src.dtype:
+        raise TypeError(f"scatter_add: out is {out.dtype} but src is {src.dtype}")
+    if index.dtype != np.int64:
+        raise TypeError(f"scatter_add: index must be int64, got {index.dtype}")
+
+
+def scatter_add(out: np.ndarray, index: np.ndarray, src: np.ndarray) -> None:
+    """Add ``src[i]`` into ``out[index[i]]`` for every i, in place; repeated indices accumulate.
+
+    out: (M,) float32/float64, index: (N,) int64 with values in [0, M), src: (N,) same dtype as out.
+    Any of them may be a strided (non-contiguous) view. Raises IndexError for an index outside [0, M).
+    """
+    _check_scatter_args(out, index, src)
+    if index.size and (index.min() < 0 or index.max() >= out.shape[0]):
+        raise IndexError(f"scatter_add: index out of range for out of size {out.shape[0]}")
+    np.add.at(out, index, src)
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function, element-wise. x: any shape, float32/float64; returns the same shape and dtype."""
+    return np.vectorize(math.erf, otypes=[x.dtype])(x).astype(x.dtype, copy=False)

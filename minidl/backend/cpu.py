@@ -1,0 +1,38 @@
+"""The CPU backend: NumPy arrays, NumPy for simple element-wise work, compiled kernels for the hot paths."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from minidl_kernels import IMPLEMENTATIONS
+
+from minidl.backend.kernel_table import KernelTable
+
+# The fastest measured implementation of each kernel on the CPU (`python -m benchmarks kernels` measures them).
+CPU_PREFERRED = {
+    "scatter_add": "cython",
+    "erf": "numba",
+}
+
+
+class CPUBackend:
+    """Device "cpu": tensors hold ``numpy.ndarray``; ``xp`` is NumPy itself; ``kernels`` the compiled table."""
+
+    name = "cpu"
+    array_type = np.ndarray
+    xp = np
+
+    def __init__(self) -> None:
+        self.kernels = KernelTable(IMPLEMENTATIONS, CPU_PREFERRED)
+        forced = os.environ.get("MINIDL_KERNELS")
+        if forced:
+            self.kernels.select(forced)
+
+    def from_numpy(self, array: np.ndarray) -> np.ndarray:
+        """A host (NumPy) array -> this device's array; on the CPU the same array, no copy."""
+        return array
+
+    def to_numpy(self, array: np.ndarray) -> np.ndarray:
+        """This device's array -> a host (NumPy) array; on the CPU the same array, no copy."""
+        return array

@@ -1,0 +1,62 @@
+"""Every op of minidl, by family. Each is a ``Function`` (forward and backward on raw arrays) and a function
+that checks its arguments and applies it."""
+
+from minidl.ops.activation import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from minidl.ops.elementwise import (
+    abs,
+    add,
+    cast,
+    clamp,
+    clip,
+    clone,
+    cos,
+    div,
+    eq,
+    exp,
+    ge,
+    gt,
+    le,
+    log,
+    logical_not,
+    lt,
+    maximum,
+    minimum,
+    mul,
+    ne,
+    neg,
+    pow,
+    sin,
+    sqrt,
+    sub,
+    to_device,
+    where,
+)
+from minidl.ops.matmul import matmul
+from minidl.ops.reduce import all, any, argmax, argmin, logsumexp, max, mean, min, std, sum, var
+from minidl.ops.shape import (
+    broadcast_to,
+    cat,
+    chunk,
+    expand,
+    flatten,
+    getitem,
+    index_key,
+    pad,
+    permute,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    transpose,
+    unsqueeze,
+    view,
+)
+
+__all__ = [
+    "abs", "add", "all", "any", "argmax", "argmin", "broadcast_to", "cast", "cat", "chunk", "clamp", "clip",
+    "clone", "cos", "div", "elu", "eq", "exp", "expand", "flatten", "ge", "gelu", "getitem", "gt", "index_key",
+    "le", "leaky_relu", "log", "log_softmax", "logical_not", "logsumexp", "lt", "matmul", "max", "maximum",
+    "mean", "min", "minimum", "mul", "ne", "neg", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sin",
+    "softmax", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh", "to_device", "transpose",
+    "unsqueeze", "var", "view", "where",
+]  # fmt: skip

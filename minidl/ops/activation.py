@@ -1,0 +1,166 @@
+"""Activations and (log-)softmax, numerically stable; exported as ``minidl.nn.functional``."""
+
+from __future__ import annotations
+
+import math
+
+from minidl.autograd import Function
+from minidl.ops.dims import normalize_dim
+from minidl.ops.operands import floating
+from minidl.tensor import Tensor
+
+
+class ReLU(Function):
+    save_inputs = False
+    save_output = True
+
+    def forward(self, x):
+        self.out = self.xp.maximum(x, 0)
+        return self.out
+
+    def backward(self, g):
+        return (self.xp.where(self.out > 0, g, 0),)
+
+
+class LeakyReLU(Function):
+    def forward(self, x, slope):
+        self.x, self.slope = x, slope
+        return self.xp.where(x > 0, x, x * slope)
+
+    def backward(self, g):
+        return (self.xp.where(self.x > 0, g, g * self.slope),)
+
+
+class ELU(Function):
+    save_output = True
+
+    def forward(self, x, alpha):
+        self.x, self.alpha = x, alpha
+        self.out = self.xp.where(x > 0, x, alpha * self.xp.expm1(self.xp.minimum(x, 0)))
+        return self.out
+
+    def backward(self, g):
+        # For x <= 0: d/dx alpha (e^x - 1) = alpha e^x = out + alpha.
+        return (self.xp.where(self.x > 0, g, g * (self.out + self.alpha)),)
+
+
+class GELU(Function):
+    """x Φ(x) with Φ the standard normal CDF (exact, through erf), or its tanh approximation."""
+
+    def forward(self, x, approximate):
+        xp = self.xp
+        self.x, self.approximate = x, approximate
+        if approximate == "tanh":
+            self.t = xp.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))
+            return 0.5 * x * (1 + self.t)
+        self.cdf = 0.5 * (1 + self.backend.kernels.erf(x * (1 / math.sqrt(2))))
+        return x * self.cdf
+
+    def backward(self, g):
+        xp, x = self.xp, self.x
+        if self.approximate == "tanh":
+            t = self.t
+            dinner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x)
+            return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dinner),)
+        pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+        return (g * (self.cdf + x * pdf),)
+
+
+class Sigmoid(Function):
+    save_inputs = False
+    save_output = True
+
+    def forward(self, x):
+        xp = self.xp
+        e = xp.exp(-xp.abs(x))  # never overflows
+        self.out = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        return self.out
+
+    def backward(self, g):
+        return (g * self.out * (1 - self.out),)
+
+
+class Tanh(Function):
+    save_inputs = False
+    save_output = True
+
+    def forward(self, x):
+        self.out = self.xp.tanh(x)
+        return self.out
+
+    def backward(self, g):
+        return (g * (1 - self.out * self.out),)
+
+
+class Softmax(Function):
+    save_inputs = False
+    save_output = True
+
+    def forward(self, x, axis):
+        xp = self.xp
+        self.axis = axis
+        e = xp.exp(x - xp.amax(x, axis=axis, keepdims=True))
+        self.out = e / xp.sum(e, axis=axis, keepdims=True)
+        return self.out
+
+    def backward(self, g):
+        y = self.out
+        return (y * (g - self.xp.sum(g * y, axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    save_inputs = False
+    save_output = True
+
+    def forward(self, x, axis):
+        xp = self.xp
+        self.axis = axis
+        shifted = x - xp.amax(x, axis=axis, keepdims=True)
+        self.out = shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+        return self.out
+
+    def backward(self, g):
+        xp = self.xp
+        return (g - xp.exp(self.out) * xp.sum(g, axis=self.axis, keepdims=True),)
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0); gradient 0 at 0."""
+    return ReLU.apply(x)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise."""
+    return LeakyReLU.apply(floating(x), slope=negative_slope)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, alpha (e^x - 1) otherwise."""
+    return ELU.apply(floating(x), alpha=alpha)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """x Φ(x), Φ the standard normal CDF; ``approximate='tanh'`` uses the tanh approximation."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GELU.apply(floating(x), approximate=approximate)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + e^-x), without overflow for large |x|."""
+    return Sigmoid.apply(floating(x))
+
+
+def tanh(x: Tensor) -> Tensor:
+    """The hyperbolic tangent."""
+    return Tanh.apply(floating(x))
+
+
+def softmax(x: Tensor, dim: int) -> Tensor:
+    """e^x / sum(e^x) along ``dim``, shifted by the maximum so large logits do not overflow."""
+    return Softmax.apply(floating(x), axis=normalize_dim(dim, x.data.ndim))
+
+
+def log_softmax(x: Tensor, dim: int) -> Tensor:
+    """x - logsumexp(x) along ``dim``, exact for logits in the thousands."""
+    return LogSoftmax.apply(floating(x), axis=normalize_dim(dim, x.data.ndim))

@@ -1,0 +1,28 @@
+"""Test-wide settings: Hypothesis profiles and a fixed seed for every test."""
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import minidl
+
+# "default": what CI runs; "thorough": HYPOTHESIS_PROFILE=thorough pytest, for a deeper search before a release.
+settings.register_profile(
+    "default",
+    max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "30")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "thorough",
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    minidl.manual_seed(0)

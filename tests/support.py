@@ -1,0 +1,128 @@
+"""Shared test tools: Hypothesis strategies for arrays in every memory layout, gradient checks, and the
+comparison with PyTorch."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import minidl
+
+LAYOUTS = ("contiguous", "transposed", "strided", "reversed")
+
+
+def make_array(rng: np.random.Generator, shape: tuple, dtype, low: float, high: float, layout: str) -> np.ndarray:
+    """Uniform values in [low, high) of ``shape``, laid out in memory as ``layout`` says:
+    contiguous; transposed (Fortran order); strided (every other element of a larger array); reversed (negative
+    strides)."""
+    shape = tuple(shape)
+
+    def draw(s: tuple) -> np.ndarray:
+        return rng.uniform(low, high, size=s).astype(dtype)
+
+    if layout == "transposed" and len(shape) >= 2:
+        return draw(shape[::-1]).T
+    if layout == "strided" and len(shape) >= 1:
+        return draw(shape[:-1] + (2 * shape[-1],))[..., ::2]
+    if layout == "reversed" and len(shape) >= 1:
+        return draw(shape)[..., ::-1]
+    return draw(shape)
+
+
+def away_from_zero(array: np.ndarray, margin: float = 0.1) -> np.ndarray:
+    """``array`` with every |value| pushed to at least ``margin`` (for functions with a kink or pole at 0)."""
+    array[...] = np.where(array >= 0, array + margin, array - margin)
+    return array
+
+
+@st.composite
+def arrays(draw, shape, dtype=np.float64, low: float = -2.0, high: float = 2.0, layouts=LAYOUTS) -> np.ndarray:
+    """A strategy: an array of ``shape`` (a tuple or a strategy) in a drawn memory layout, values drawn from a
+    drawn seed (fast, and reproducible by Hypothesis)."""
+    if not isinstance(shape, tuple):
+        shape = draw(shape)
+    layout = draw(st.sampled_from(layouts))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return make_array(rng, shape, dtype, low, high, layout)
+
+
+def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4) -> st.SearchStrategy:
+    """Array shapes; small, so a full Jacobian check stays cheap; size-1 dims come up often."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+def broadcast_shapes(num: int = 2, max_dims: int = 3, max_side: int = 4) -> st.SearchStrategy:
+    """Tuples of ``num`` shapes that broadcast together (leading dims missing, size-1 dims stretched)."""
+    return hnp.mutually_broadcastable_shapes(num_shapes=num, min_dims=0, max_dims=max_dims, max_side=max_side).map(
+        lambda s: s.input_shapes
+    )
+
+
+def leaves(arrays: Sequence[np.ndarray]) -> list[minidl.Tensor]:
+    """Tensors sharing memory with ``arrays`` (so strided layouts reach the ops), requiring grad."""
+    return [minidl.from_numpy(a).requires_grad_() for a in arrays]
+
+
+def check_gradients(fn: Callable, *arrays: np.ndarray, **tolerances) -> None:
+    """gradcheck ``fn`` at float64 ``arrays`` (all differentiated)."""
+    assert minidl.gradcheck(
+        fn, leaves([np.asarray(a, dtype=np.float64) if a.dtype != np.float64 else a for a in arrays]), **tolerances
+    )
+
+
+def relative_error(actual, expected) -> float:
+    """max |actual - expected| / max |expected| (0 when both are all zero)."""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, f"shape {actual.shape} != expected {expected.shape}"
+    nan_a, nan_e = np.isnan(actual), np.isnan(expected)
+    assert np.array_equal(nan_a, nan_e), "NaNs in different places"
+    actual, expected = actual[~nan_a], expected[~nan_e]
+    inf = np.isinf(expected)
+    assert np.array_equal(actual[inf], expected[inf]), "infinities differ"
+    actual, expected = actual[~inf], expected[~inf]
+    if actual.size == 0:
+        return 0.0
+    scale = np.max(np.abs(expected))
+    diff = np.max(np.abs(actual - expected))
+    return float(diff / scale) if scale > 0 else float(diff)
+
+
+def assert_close(actual, expected, rtol: float = 1e-5) -> None:
+    """Relative error (see ``relative_error``) at most ``rtol``."""
+    if isinstance(actual, minidl.Tensor):
+        actual = actual.detach().numpy()
+    if hasattr(expected, "detach"):
+        expected = expected.detach().numpy()
+    err = relative_error(actual, expected)
+    assert err <= rtol, f"relative error {err:.3g} > {rtol:g}"
+
+
+def compare_with_torch(
+    fn: Callable, torch_fn: Callable, *arrays: np.ndarray, rtol: float = 1e-5, grad_rtol: float | None = None
+) -> None:
+    """Run ``fn`` (minidl) and ``torch_fn`` (PyTorch) on float32 copies of ``arrays``; compare the outputs, then
+    the gradients of every input for the same random output gradient."""
+    import torch
+
+    arrays = [a.astype(np.float32, copy=False) if a.dtype.kind == "f" else a for a in map(np.asarray, arrays)]
+    ours = [minidl.from_numpy(a).requires_grad_() if a.dtype.kind == "f" else minidl.from_numpy(a) for a in arrays]
+    theirs = [torch.tensor(np.ascontiguousarray(a), requires_grad=a.dtype.kind == "f") for a in arrays]
+    out, expected = fn(*ours), torch_fn(*theirs)
+    assert out.dtype == np.dtype(str(expected.dtype).replace("torch.", "")), f"dtype {out.dtype} != {expected.dtype}"
+    assert_close(out, expected, rtol)
+    if not out.requires_grad:
+        return
+    seed = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+    out.backward(minidl.tensor(seed))
+    expected.backward(torch.from_numpy(seed))
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        if b.requires_grad:
+            assert a.grad is not None, f"input {i} got no gradient"
+            try:
+                assert_close(a.grad, b.grad, grad_rtol or rtol)
+            except AssertionError as err:
+                raise AssertionError(f"gradient of input {i}: {err}") from None
