@@ -632,8 +632,6 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: De
     except (ValueError, TypeError) as err:
         raise ValueError(f"tensor(): cannot make a regular n-dimensional array from the data ({err})") from None
     if dtype is None:
-        if array.dtype.kind in "OUSVMmc":
-            raise TypeError(f"tensor(): unsupported data of NumPy dtype {array.dtype} ({type(data).__name__} given)")
         target = dtypes.infer_dtype(array)
         if target != array.dtype:
             array = array.astype(target)

@@ -1,0 +1,58 @@
+"""Backends and the kernel switch: every implementation gives the same op results; the switch and its errors."""
+
+import numpy as np
+import pytest
+
+import minidl
+import minidl.nn.functional as F
+from minidl.backend import get_backend, use_kernels
+
+
+def _gradient_of_repeated_indexing():
+    x = minidl.tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
+    idx = minidl.tensor([0, 2, 2, 0, 1, 2])
+    (x[idx] * minidl.arange(24, dtype=minidl.float32).reshape(6, 4)).sum().backward()
+    return x.grad.numpy()
+
+
+def _gradient_of_reflect_pad():
+    x = minidl.tensor(np.arange(10.0).reshape(2, 5), requires_grad=True)
+    (F.pad(x, (3, 2), mode="reflect") ** 2).sum().backward()
+    return x.grad.numpy()
+
+
+@pytest.mark.parametrize("impl", ["reference", "numba", "cython"])
+def test_every_scatter_add_implementation_gives_the_same_gradients(impl):
+    expected = (_gradient_of_repeated_indexing(), _gradient_of_reflect_pad())
+    with use_kernels(impl, "scatter_add"):
+        assert get_backend("cpu").kernels.choice("scatter_add") == impl
+        got = (_gradient_of_repeated_indexing(), _gradient_of_reflect_pad())
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-6)
+
+
+def test_use_kernels_restores_the_previous_choice():
+    table = get_backend("cpu").kernels
+    before = {name: table.choice(name) for name in table.names()}
+    with use_kernels("reference"):
+        assert all(table.choice(name) == "reference" for name in table.names())
+        assert table.scatter_add.__module__ == "minidl_kernels.reference"
+    assert {name: table.choice(name) for name in table.names()} == before
+
+
+def test_use_kernels_errors():
+    with pytest.raises(ValueError, match="no 'cython' implementation.*reference, numba"):
+        use_kernels("cython", "erf")
+    with pytest.raises(ValueError, match="no kernel named 'im2col'"):
+        use_kernels("numba", "im2col")
+    with pytest.raises(ValueError, match="no kernel has a 'fortran'"):
+        use_kernels("fortran")
+    with pytest.raises(AttributeError, match="no kernel named"):
+        get_backend("cpu").kernels.not_a_kernel
+
+
+def test_environment_variable_forces_an_implementation(monkeypatch):
+    monkeypatch.setenv("MINIDL_KERNELS", "reference")
+    backend = minidl.backend.CPUBackend()
+    assert backend.kernels.choice("scatter_add") == "reference"
+    assert backend.kernels.choice("erf") == "reference"
