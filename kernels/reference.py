@@ -5,7 +5,8 @@ import math
 import numpy as np
 
 
-def _check_scatter_args(out: np.ndarray, index: np.ndarray, src: np.ndarray) -> None:
+def check_scatter_args(out: np.ndarray, index: np.ndarray, src: np.ndarray) -> None:
+    """The argument checks every scatter_add implementation shares: 1-D arrays, matching lengths and dtypes."""
     if out.ndim != 1 or index.ndim != 1 or src.ndim != 1:
         raise ValueError(
             f"scatter_add expects 1-D out, index and src, got {out.ndim}-D, {index.ndim}-D and {src.ndim}-D"
@@ -18,13 +19,21 @@ def _check_scatter_args(out: np.ndarray, index: np.ndarray, src: np.ndarray) -> 
         raise TypeError(f"scatter_add: index must be int64, got {index.dtype}")
 
 
+def scatter_index_error(position: int, index: np.ndarray, size: int) -> IndexError:
+    """The error a compiled scatter_add raises when ``index[position]`` is outside [0, size)."""
+    return IndexError(
+        f"scatter_add: index[{position}] = {index[position]} is out of range for out of size {size} "
+        "(entries before it were already added)"
+    )
+
+
 def scatter_add(out: np.ndarray, index: np.ndarray, src: np.ndarray) -> None:
     """Add ``src[i]`` into ``out[index[i]]`` for every i, in place; repeated indices accumulate.
 
     out: (M,) float32/float64, index: (N,) int64 with values in [0, M), src: (N,) same dtype as out.
     Any of them may be a strided (non-contiguous) view. Raises IndexError for an index outside [0, M).
     """
-    _check_scatter_args(out, index, src)
+    check_scatter_args(out, index, src)
     if index.size and (index.min() < 0 or index.max() >= out.shape[0]):
         raise IndexError(f"scatter_add: index out of range for out of size {out.shape[0]}")
     np.add.at(out, index, src)

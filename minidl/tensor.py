@@ -282,14 +282,17 @@ class Tensor:
                 f"{op}: the value requires grad but in-place ops are not recorded; use the out-of-place form"
             )
 
+    def _value_array(self, value: Any, op: str) -> Any:
+        """``value`` ready to be written into this tensor: a tensor's raw array (same device only) or as given."""
+        if not isinstance(value, Tensor):
+            return value
+        if value._backend is not self._backend:
+            raise RuntimeError(f"{op}: the tensor is on {self._backend.name} but the value is on {value._backend.name}")
+        return value.data
+
     def _inplace(self, op: str, ufunc: Any, value: Any) -> Tensor:
         self._check_inplace(op, value)
-        if isinstance(value, Tensor):
-            if value._backend is not self._backend:
-                raise RuntimeError(
-                    f"{op}: the tensor is on {self._backend.name} but the value is on {value._backend.name}"
-                )
-            value = value.data
+        value = self._value_array(value, op)
         try:
             ufunc(self.data, value, out=self.data)
         except ValueError as err:
@@ -344,9 +347,7 @@ class Tensor:
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._check_inplace("item assignment", value)
-        if isinstance(value, Tensor):
-            value = value.data
-        self.data[ops.index_key(key, self)] = value
+        self.data[ops.index_key(key, self)] = self._value_array(value, "item assignment")
         self._version[0] += 1
 
     __iadd__ = add_

@@ -1,7 +1,7 @@
 """Scatter-add in Numba: the backward of gathering with repeated indices."""
 
 import numpy as np
-from minidl_kernels.reference import _check_scatter_args
+from minidl_kernels.reference import check_scatter_args, scatter_index_error
 from numba import njit
 
 
@@ -21,10 +21,7 @@ def scatter_add(out: np.ndarray, index: np.ndarray, src: np.ndarray) -> None:
 
     out: (M,) float32/float64, index: (N,) int64 in [0, M), src: (N,) same dtype as out; strided views allowed.
     """
-    _check_scatter_args(out, index, src)
+    check_scatter_args(out, index, src)
     bad = _scatter_add_loop(out, index, src)
     if bad >= 0:
-        raise IndexError(
-            f"scatter_add: index[{bad}] = {index[bad]} is out of range for out of size {out.shape[0]} "
-            "(entries before it were already added)"
-        )
+        raise scatter_index_error(bad, index, out.shape[0])

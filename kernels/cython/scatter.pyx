@@ -9,7 +9,7 @@ double).
 cimport numpy as cnp
 from libc.stdint cimport int64_t
 
-from minidl_kernels.reference import _check_scatter_args
+from minidl_kernels.reference import check_scatter_args, scatter_index_error
 
 cnp.import_array()
 
@@ -55,7 +55,7 @@ def scatter_add(cnp.ndarray out, cnp.ndarray index, cnp.ndarray src):
 
     out: (M,) float32/float64, index: (N,) int64 in [0, M), src: (N,) same dtype as out; strided views allowed.
     """
-    _check_scatter_args(out, index, src)
+    check_scatter_args(out, index, src)
     if not out.flags.writeable:
         raise ValueError("scatter_add: out is read-only")
     cdef Py_ssize_t bad
@@ -78,7 +78,4 @@ def scatter_add(cnp.ndarray out, cnp.ndarray index, cnp.ndarray src):
         else:
             bad = _scatter_add_strided(<double*>out_data, out_stride, m, index_data, index_stride, src_data, src_stride, n)
     if bad >= 0:
-        raise IndexError(
-            f"scatter_add: index[{bad}] = {index[bad]} is out of range for out of size {out.shape[0]} "
-            "(entries before it were already added)"
-        )
+        raise scatter_index_error(bad, index, out.shape[0])

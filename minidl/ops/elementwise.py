@@ -82,12 +82,13 @@ class Pow(Function):
     def backward(self, g):
         xp, a, b = self.xp, self.a, self.b
         ga = gb = None
-        if self.needs_input_grad[0]:
-            # d/da a^b = b a^(b-1), taken as 0 where b == 0 (so 0^0 has gradient 0, as in PyTorch).
-            ga = xp.where(b == 0, 0.0, g * b * xp.power(a, b - 1)).astype(g.dtype, copy=False)
-        if self.needs_input_grad[1]:
-            # d/db a^b = a^b log(a), taken as 0 where a == 0 and b >= 0.
-            with xp.errstate(divide="ignore", invalid="ignore"):  # log(0), log(<0): as PyTorch
+        # The masked entries may hold inf or nan (0^-1, log 0, log of a negative): silence NumPy about them.
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            if self.needs_input_grad[0]:
+                # d/da a^b = b a^(b-1), taken as 0 where b == 0 (so 0^0 has gradient 0, as in PyTorch).
+                ga = xp.where(b == 0, 0.0, g * b * xp.power(a, b - 1)).astype(g.dtype, copy=False)
+            if self.needs_input_grad[1]:
+                # d/db a^b = a^b log(a), taken as 0 where a == 0 and b >= 0.
                 gb = xp.where((a == 0) & (b >= 0), 0.0, g * self.out * xp.log(a)).astype(g.dtype, copy=False)
         return ga, gb
 
