@@ -127,12 +127,6 @@ class Function:
     needs_input_grad: tuple = ()
     retained: weakref.ref | None = None  # set by Tensor.retain_grad()
 
-    def forward(self, *arrays: Any, **params: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must define forward")  # pragma: no cover
-
-    def backward(self, grad: Any) -> tuple:
-        raise NotImplementedError(f"{type(self).__name__} must define backward")  # pragma: no cover
-
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
         """Run forward on the inputs' arrays; record the node when a gradient will be needed."""

@@ -2,13 +2,12 @@
 that checks its arguments and applies it."""
 
 from minidl.ops.activation import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from minidl.ops.conversion import cast, clone, to_device
 from minidl.ops.elementwise import (
     abs,
     add,
-    cast,
     clamp,
     clip,
-    clone,
     cos,
     div,
     eq,
@@ -28,7 +27,6 @@ from minidl.ops.elementwise import (
     sin,
     sqrt,
     sub,
-    to_device,
     where,
 )
 from minidl.ops.matmul import matmul

@@ -44,6 +44,12 @@ class ELU(Function):
         return (self.xp.where(self.x > 0, g, g * (self.out + self.alpha)),)
 
 
+def _sigmoid(xp, z):
+    """1 / (1 + e^-z) without overflow, and without cancellation in either tail."""
+    e = xp.exp(-xp.abs(z))  # in (0, 1]: never overflows
+    return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
 class GELU(Function):
     """x Φ(x) with Φ the standard normal CDF (exact, through erf), or its tanh approximation."""
 
@@ -51,17 +57,18 @@ class GELU(Function):
         xp = self.xp
         self.x, self.approximate = x, approximate
         if approximate == "tanh":
-            self.t = xp.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))
-            return 0.5 * x * (1 + self.t)
+            # 0.5 (1 + tanh(u)) = sigmoid(2u): the same value, without 1 + tanh(u) cancelling for negative x.
+            self.s = _sigmoid(xp, (2 * math.sqrt(2 / math.pi)) * (x + 0.044715 * x**3))
+            return x * self.s
         self.cdf = 0.5 * (1 + self.backend.kernels.erf(x * (1 / math.sqrt(2))))
         return x * self.cdf
 
     def backward(self, g):
         xp, x = self.xp, self.x
         if self.approximate == "tanh":
-            t = self.t
-            dinner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x)
-            return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dinner),)
+            s = self.s
+            d2u = (2 * math.sqrt(2 / math.pi)) * (1 + 3 * 0.044715 * x * x)  # d(2u)/dx
+            return (g * (s + x * s * (1 - s) * d2u),)
         pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
         return (g * (self.cdf + x * pdf),)
 
@@ -71,9 +78,7 @@ class Sigmoid(Function):
     save_output = True
 
     def forward(self, x):
-        xp = self.xp
-        e = xp.exp(-xp.abs(x))  # never overflows
-        self.out = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        self.out = _sigmoid(self.xp, x)
         return self.out
 
     def backward(self, g):

@@ -7,9 +7,11 @@ from typing import Any
 import numpy as np
 
 from minidl import dtypes
+from minidl.ops.conversion import cast
 from minidl.tensor import Tensor
 
 _SCALARS = (bool, int, float)
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
 
 
 def _constant(array: Any, backend: Any) -> Tensor:
@@ -31,27 +33,35 @@ def to_operand(value: Any, like: Tensor) -> Tensor:
     raise TypeError(f"unsupported operand of type {type(value).__name__} (expected a Tensor, a number or an ndarray)")
 
 
-def cast_constant(t: Tensor, dtype: np.dtype) -> Tensor:
-    """``t`` converted to ``dtype`` when it is an integer/bool tensor (which never requires grad). Floats are left
-    alone: mixing float32 and float64 computes in float64, and autograd casts each gradient back."""
-    if t.data.dtype == dtype or (t.data.dtype.kind == "f" and dtype.kind == "f"):
-        return t
-    return _constant(t.data.astype(dtype), t._backend)
+def result_dtype(a: Tensor, b: Tensor) -> np.dtype:
+    """The dtype of ``a op b``, by PyTorch's rules: the higher category wins (bool < integer < float); within
+    the winning category a tensor with dims outranks a 0-d tensor (so float32 (n,) + float64 0-d is float32),
+    and among equals the wider dtype wins (int64 + float32 is float32, not NumPy's float64)."""
+    da, db = a.data.dtype, b.data.dtype
+    if da == db:
+        return da
+    a_scalar, b_scalar = a.data.ndim == 0, b.data.ndim == 0
+    if a_scalar != b_scalar:
+        dims, zero = (b, a) if a_scalar else (a, b)
+        if _CATEGORY[zero.data.dtype.kind] <= _CATEGORY[dims.data.dtype.kind]:
+            return dims.data.dtype
+        return zero.data.dtype
+    return dtypes.promote(da, db)
 
 
 def binary_operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
-    """Both operands of ``a op b`` as tensors whose dtypes combine as PyTorch's would (at least one is a Tensor)."""
+    """Both operands of ``a op b`` as tensors of one dtype, the one PyTorch would compute in (at least one of
+    ``a`` and ``b`` is a Tensor)."""
     if isinstance(a, Tensor):
         if isinstance(b, Tensor) and a.data.dtype is b.data.dtype:
             return a, b
         b = to_operand(b, a)
     else:
         a = to_operand(a, b)
-    da, db = a.data.dtype, b.data.dtype
-    if da == db:
+    if a.data.dtype == b.data.dtype:
         return a, b
-    dt = dtypes.promote(da, db)
-    return cast_constant(a, dt), cast_constant(b, dt)
+    dt = result_dtype(a, b)
+    return cast(a, dt), cast(b, dt)  # differentiable: autograd casts each gradient back
 
 
 def floating(t: Tensor) -> Tensor:

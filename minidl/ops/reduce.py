@@ -93,6 +93,24 @@ class Var(Function):
         return (xp.multiply(xp.subtract(self.x, self.mean), scale),)
 
 
+class Std(Var):
+    """sqrt(var). Where the deviation is 0 its gradient is taken as 0 (PyTorch's choice), not 1/0."""
+
+    save_output = True
+
+    def forward(self, x, axes, correction, keepdim):
+        self.out = self.xp.sqrt(super().forward(x, axes, correction, keepdim))
+        return self.out
+
+    def backward(self, g):
+        xp = self.xp
+        kept = _kept_shape(self.x.shape, self.axes)
+        g, out = xp.reshape(g, kept), xp.reshape(self.out, kept)
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            g_var = xp.where(out == 0, 0, xp.true_divide(g, xp.multiply(out, 2)))
+        return super().backward(g_var)
+
+
 class LogSumExp(Function):
     save_output = True
 
@@ -169,10 +187,11 @@ def var(x: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False
 
 
 def std(x: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False, **kw: Any) -> Tensor:
-    """The standard deviation over ``dim``: sqrt(var(x, dim, ...))."""
-    from minidl.ops.elementwise import sqrt
-
-    return sqrt(var(x, dim, unbiased, keepdim, **kw))
+    """The standard deviation over ``dim``: sqrt(var(x, dim, ...)); its gradient is 0 where it is 0."""
+    correction, aliases = _correction(unbiased, kw, "std")
+    axes, keepdim = _axes(x, dim, keepdim, aliases, "std")
+    _need_float(x, "std")
+    return Std.apply(x, axes=axes, correction=correction, keepdim=keepdim)
 
 
 def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False, **aliases: Any) -> Tensor:

@@ -12,8 +12,8 @@ import numpy as np
 
 from minidl import dtypes
 from minidl.autograd import Function
+from minidl.ops.conversion import cast
 from minidl.ops.dims import normalize_dim
-from minidl.ops.operands import cast_constant
 from minidl.tensor import Tensor
 
 
@@ -252,7 +252,7 @@ def _same_dtype(tensors: Sequence[Tensor], op: str) -> list[Tensor]:
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}: expected tensors, got {type(t).__name__}")
     dtype = functools.reduce(dtypes.promote, [t.data.dtype for t in tensors])
-    return [cast_constant(t, dtype) for t in tensors]
+    return [cast(t, dtype) for t in tensors]
 
 
 class Cat(Function):

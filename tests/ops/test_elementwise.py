@@ -157,3 +157,13 @@ def test_bad_operands_are_refused():
 def test_integer_clip_stays_integer():
     out = minidl.tensor([-5, 0, 5]).clip(-1, 1)
     assert out.dtype == minidl.int64 and out.tolist() == [-1, 0, 1]
+
+
+def test_zero_dim_tensors_rank_below_dimensioned_ones():
+    # Within one category the tensor with dims decides (as for Python scalars); a higher category still wins.
+    assert (minidl.tensor(2) + minidl.tensor([1, 2], dtype=minidl.int32)).dtype == minidl.int32
+    assert (minidl.tensor(2.0, dtype=minidl.float64) + minidl.ones(2)).dtype == minidl.float32
+    assert (minidl.tensor(2.0, dtype=minidl.float64) + minidl.tensor([1, 2])).dtype == minidl.float64
+    w = minidl.tensor(2.0, dtype=minidl.float64, requires_grad=True)
+    (w * minidl.ones(3)).sum().backward()
+    assert w.grad.dtype == minidl.float64 and w.grad.item() == 3.0
