@@ -10,7 +10,7 @@ import minidl
 # "default": what CI runs; "thorough": HYPOTHESIS_PROFILE=thorough pytest, for a deeper search before a release.
 settings.register_profile(
     "default",
-    max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "30")),
+    max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "100")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
