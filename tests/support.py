@@ -3,6 +3,8 @@ comparison with PyTorch."""
 
 from __future__ import annotations
 
+import itertools
+import math
 from typing import Callable, Sequence
 
 import numpy as np
@@ -59,6 +61,23 @@ def broadcast_shapes(num: int = 2, max_dims: int = 3, max_side: int = 4) -> st.S
     return hnp.mutually_broadcastable_shapes(num_shapes=num, min_dims=0, max_dims=max_dims, max_side=max_side).map(
         lambda s: s.input_shapes
     )
+
+
+@st.composite
+def regrouped(draw, shape):
+    """A shape with the same number of elements as ``shape`` (its prime factors regrouped), maybe with one -1."""
+    factors, n = [], math.prod(shape)
+    for p in (2, 3, 5, 7):
+        while n % p == 0:
+            factors.append(p)
+            n //= p
+    order = draw(st.permutations(factors)) if factors else []
+    cuts = sorted(draw(st.lists(st.integers(0, len(order)), max_size=3)))
+    bounds = [0, *cuts, len(order)]
+    new = [math.prod(order[a:b]) for a, b in itertools.pairwise(bounds)]
+    if new and draw(st.booleans()):
+        new[draw(st.integers(0, len(new) - 1))] = -1
+    return tuple(new)
 
 
 def leaves(arrays: Sequence[np.ndarray]) -> list[minidl.Tensor]:

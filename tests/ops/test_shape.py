@@ -1,6 +1,5 @@
 """Shape ops: gradients over drawn shapes and layouts, view semantics, and the errors for bad arguments."""
 
-import itertools
 import math
 
 import numpy as np
@@ -10,26 +9,14 @@ from hypothesis import strategies as st
 
 import minidl
 import minidl.nn.functional as F
-from tests.support import arrays, check_gradients, shapes
+from tests.support import arrays, check_gradients, regrouped, shapes
 
 
 @st.composite
 def reshape_targets(draw):
     """(array, new shape): the new shape regroups the same number of elements, maybe with one -1."""
     x = draw(arrays(shapes()))
-    factors = []
-    n = x.size
-    for p in (2, 3, 5, 7):
-        while n % p == 0:
-            factors.append(p)
-            n //= p
-    order = draw(st.permutations(factors)) if factors else []
-    cuts = sorted(draw(st.lists(st.integers(0, len(order)), max_size=3)))
-    bounds = [0, *cuts, len(order)]
-    shape = [math.prod(order[a:b]) for a, b in itertools.pairwise(bounds)]
-    if shape and draw(st.booleans()):
-        shape[draw(st.integers(0, len(shape) - 1))] = -1
-    return x, tuple(shape)
+    return x, draw(regrouped(x.shape))
 
 
 @given(args=reshape_targets())

@@ -2,9 +2,6 @@
 expand/broadcast_to, indexing (basic keys, integer arrays with repeats, bool masks), cat/stack/split/chunk, and
 pad in every mode, over drawn shapes and memory layouts."""
 
-import itertools
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -15,27 +12,10 @@ from hypothesis import strategies as st
 import minidl
 import minidl.nn.functional as F
 from tests.ops.test_shape import basic_keys
-from tests.support import arrays, shapes
+from tests.support import arrays, regrouped, shapes
 from tests.support import compare_with_torch as compare
 
 F32 = np.float32
-
-
-@st.composite
-def regrouped(draw, shape):
-    """A shape with the same number of elements as ``shape`` (its prime factors regrouped), maybe with one -1."""
-    factors, n = [], math.prod(shape)
-    for p in (2, 3, 5, 7):
-        while n % p == 0:
-            factors.append(p)
-            n //= p
-    order = draw(st.permutations(factors)) if factors else []
-    cuts = sorted(draw(st.lists(st.integers(0, len(order)), max_size=3)))
-    bounds = [0, *cuts, len(order)]
-    new = [math.prod(order[a:b]) for a, b in itertools.pairwise(bounds)]
-    if new and draw(st.booleans()):
-        new[draw(st.integers(0, len(new) - 1))] = -1
-    return tuple(new)
 
 
 @given(data=st.data())
