@@ -13,7 +13,8 @@ enforced here once, instead of in every op:
 - a gradient that arrives in a broadcast shape is summed back to the input's shape (``sum_to_shape``);
 - a gradient that arrives in another float dtype is cast to the input's dtype.
 
-After backward the graph's saved arrays are freed unless ``retain_graph=True``.
+After backward the graph's saved arrays are freed unless ``retain_graph=True``. Grad mode (``no_grad``) is one
+switch for the whole process, not one per thread as in PyTorch.
 """
 
 from __future__ import annotations
