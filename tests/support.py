@@ -80,6 +80,19 @@ def regrouped(draw, shape):
     return tuple(new)
 
 
+@st.composite
+def cat_parts(draw, dtype=np.float64) -> tuple[list[np.ndarray], int]:
+    """(arrays, dim): one to three arrays whose shapes agree except along ``dim`` (maybe negative)."""
+    base = draw(shapes(min_dims=1))
+    dim = draw(st.integers(-len(base), len(base) - 1))
+    parts = []
+    for size in draw(st.lists(st.integers(1, 3), min_size=1, max_size=3)):
+        shape = list(base)
+        shape[dim] = size
+        parts.append(draw(arrays(tuple(shape), dtype=dtype)))
+    return parts, dim
+
+
 def leaves(arrays: Sequence[np.ndarray]) -> list[minidl.Tensor]:
     """Tensors sharing memory with ``arrays`` (so strided layouts reach the ops), requiring grad."""
     return [minidl.from_numpy(a).requires_grad_() for a in arrays]

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import minidl
 import minidl.nn.functional as F
-from tests.support import arrays, check_gradients, regrouped, shapes
+from tests.support import arrays, cat_parts, check_gradients, regrouped, shapes
 
 
 @st.composite
@@ -167,19 +167,13 @@ def test_getitem_errors():
 
 @given(data=st.data())
 def test_cat_and_stack(data):
-    base = data.draw(shapes(min_dims=1))
-    dim = data.draw(st.integers(-len(base), len(base) - 1))
-    sizes = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
-    parts = []
-    for s in sizes:
-        shape = list(base)
-        shape[dim] = s
-        parts.append(data.draw(arrays(tuple(shape))))
+    parts, dim = data.draw(cat_parts())
+    base = parts[0].shape
     np.testing.assert_array_equal(
         minidl.cat([minidl.from_numpy(p) for p in parts], dim).numpy(), np.concatenate(parts, dim)
     )
     check_gradients(lambda *ts: minidl.cat(ts, dim) * 2, *parts)
-    same = [data.draw(arrays(base)) for _ in sizes]
+    same = [data.draw(arrays(base)) for _ in parts]
     sdim = data.draw(st.integers(-len(base) - 1, len(base)))
     np.testing.assert_array_equal(
         minidl.stack([minidl.from_numpy(p) for p in same], sdim).numpy(), np.stack(same, sdim)

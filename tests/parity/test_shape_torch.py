@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import minidl
 import minidl.nn.functional as F
 from tests.ops.test_shape import basic_keys
-from tests.support import arrays, regrouped, shapes
+from tests.support import arrays, cat_parts, regrouped, shapes
 from tests.support import compare_with_torch as compare
 
 F32 = np.float32
@@ -169,16 +169,10 @@ def test_getitem_bool_mask_matches_torch(x, data):
 
 @given(data=st.data())
 def test_cat_and_stack_match_torch(data):
-    base = data.draw(shapes(min_dims=1))
-    dim = data.draw(st.integers(-len(base), len(base) - 1))
-    sizes = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
-    parts = []
-    for s in sizes:
-        shape = list(base)
-        shape[dim] = s
-        parts.append(data.draw(arrays(tuple(shape), dtype=F32)))
+    parts, dim = data.draw(cat_parts(F32))
+    base = parts[0].shape
     compare(lambda *ts: minidl.cat(ts, dim), lambda *ts: torch.cat(ts, dim), *parts)
-    same = [data.draw(arrays(base, dtype=F32)) for _ in sizes]
+    same = [data.draw(arrays(base, dtype=F32)) for _ in parts]
     sdim = data.draw(st.integers(-len(base) - 1, len(base)))
     compare(lambda *ts: minidl.stack(ts, sdim), lambda *ts: torch.stack(ts, sdim), *same)
 
