@@ -24,4 +24,54 @@ IMPLEMENTATIONS: dict[str, dict[str, str]] = {
         "reference": "minidl_kernels.reference:erf",
         "numba": "minidl_kernels.cpu.special:erf",
     },
+    "im2col": {
+        "reference": "minidl_kernels.reference:im2col",
+        "numba": "minidl_kernels.cpu.im2col:im2col",
+        "cython": "minidl_kernels.cython.im2col:im2col",
+    },
+    "col2im": {
+        "reference": "minidl_kernels.reference:col2im",
+        "numba": "minidl_kernels.cpu.im2col:col2im",
+        "cython": "minidl_kernels.cython.im2col:col2im",
+    },
+    "gemm": {
+        "reference": "minidl_kernels.reference:gemm",
+        "numba": "minidl_kernels.cpu.gemm:gemm",
+    },
+    "max_pool2d_forward": {
+        "reference": "minidl_kernels.reference:max_pool2d_forward",
+        "numba": "minidl_kernels.cpu.pool:max_pool2d_forward",
+    },
+    "max_pool2d_backward": {
+        "reference": "minidl_kernels.reference:max_pool2d_backward",
+        "numba": "minidl_kernels.cpu.pool:max_pool2d_backward",
+    },
+    "avg_pool2d_forward": {
+        "reference": "minidl_kernels.reference:avg_pool2d_forward",
+        "numba": "minidl_kernels.cpu.pool:avg_pool2d_forward",
+    },
+    "avg_pool2d_backward": {
+        "reference": "minidl_kernels.reference:avg_pool2d_backward",
+        "numba": "minidl_kernels.cpu.pool:avg_pool2d_backward",
+    },
+    "depthwise_conv2d_forward": {
+        "reference": "minidl_kernels.reference:depthwise_conv2d_forward",
+        "numba": "minidl_kernels.cpu.depthwise:depthwise_conv2d_forward",
+    },
+    "depthwise_conv2d_backward_input": {
+        "reference": "minidl_kernels.reference:depthwise_conv2d_backward_input",
+        "numba": "minidl_kernels.cpu.depthwise:depthwise_conv2d_backward_input",
+    },
+    "depthwise_conv2d_backward_weight": {
+        "reference": "minidl_kernels.reference:depthwise_conv2d_backward_weight",
+        "numba": "minidl_kernels.cpu.depthwise:depthwise_conv2d_backward_weight",
+    },
+    "batch_norm_forward": {
+        "reference": "minidl_kernels.reference:batch_norm_forward",
+        "numba": "minidl_kernels.cpu.norm:batch_norm_forward",
+    },
+    "batch_norm_backward": {
+        "reference": "minidl_kernels.reference:batch_norm_backward",
+        "numba": "minidl_kernels.cpu.norm:batch_norm_backward",
+    },
 }

@@ -36,7 +36,7 @@ def test_use_kernels_restores_the_previous_choice():
     before = {name: table.choice(name) for name in table.names()}
     with use_kernels("reference"):
         assert all(table.choice(name) == "reference" for name in table.names())
-        assert table.scatter_add.__module__ == "minidl_kernels.reference"
+        assert table.scatter_add.__module__.startswith("minidl_kernels.reference")
     assert {name: table.choice(name) for name in table.names()} == before
 
 

@@ -1,7 +1,7 @@
 """Scatter-add in Numba: the backward of gathering with repeated indices."""
 
 import numpy as np
-from minidl_kernels.reference import check_scatter_args, scatter_index_error
+from minidl_kernels.reference.scatter import check_scatter_args, scatter_index_error
 from numba import njit
 
 

@@ -9,7 +9,7 @@ double).
 cimport numpy as cnp
 from libc.stdint cimport int64_t
 
-from minidl_kernels.reference import check_scatter_args, scatter_index_error
+from minidl_kernels.reference.scatter import check_scatter_args, scatter_index_error
 
 cnp.import_array()
 

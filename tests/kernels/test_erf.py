@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from minidl_kernels.cpu.special import erf as erf_numba
-from minidl_kernels.reference import erf as erf_reference
+from minidl_kernels.reference.special import erf as erf_reference
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

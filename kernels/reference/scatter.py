@@ -1,6 +1,4 @@
-"""Plain NumPy reference kernels: slow, obvious, and the truth every compiled kernel is tested against."""
-
-import math
+"""Scatter-add: the backward of gathering with repeated indices."""
 
 import numpy as np
 
@@ -37,8 +35,3 @@ def scatter_add(out: np.ndarray, index: np.ndarray, src: np.ndarray) -> None:
     if index.size and (index.min() < 0 or index.max() >= out.shape[0]):
         raise IndexError(f"scatter_add: index out of range for out of size {out.shape[0]}")
     np.add.at(out, index, src)
-
-
-def erf(x: np.ndarray) -> np.ndarray:
-    """The error function, element-wise. x: any shape, float32/float64; returns the same shape and dtype."""
-    return np.vectorize(math.erf, otypes=[x.dtype])(x).astype(x.dtype, copy=False)
