@@ -8,6 +8,7 @@ Each kernel name has several implementations with one contract:
 - ``minidl_kernels.reference``: plain NumPy, slow and obvious, the truth every test compares with;
 - ``minidl_kernels.cpu``: Numba (``@njit(cache=True)``), compiled on first call and cached on disk;
 - ``minidl_kernels.cython``: Cython extensions compiled by ``setup.py``;
+- ``minidl_kernels.blas``: the platform BLAS through NumPy (the GEMM ceiling);
 - ``minidl_kernels.cuda``: numba.cuda versions (a later step).
 
 ``IMPLEMENTATIONS`` lists, for every kernel name, where each implementation lives, so that the backend
@@ -37,6 +38,10 @@ IMPLEMENTATIONS: dict[str, dict[str, str]] = {
     "gemm": {
         "reference": "minidl_kernels.reference:gemm",
         "numba": "minidl_kernels.cpu.gemm:gemm",
+    },
+    "matmul": {
+        "reference": "minidl_kernels.reference:matmul",
+        "blas": "minidl_kernels.blas:matmul",
     },
     "max_pool2d_forward": {
         "reference": "minidl_kernels.reference:max_pool2d_forward",

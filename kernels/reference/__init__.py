@@ -1,7 +1,7 @@
 """Plain NumPy reference kernels: slow, obvious, and the truth every compiled kernel is tested against.
 One module per family; every kernel is importable from here."""
 
-from minidl_kernels.reference.conv import col2im, conv_output_size, gemm, im2col
+from minidl_kernels.reference.conv import col2im, conv_output_size, gemm, im2col, matmul
 from minidl_kernels.reference.depthwise import (
     depthwise_conv2d_backward_input,
     depthwise_conv2d_backward_weight,
@@ -20,6 +20,6 @@ from minidl_kernels.reference.special import erf
 __all__ = [
     "avg_pool2d_backward", "avg_pool2d_forward", "batch_norm_backward", "batch_norm_forward", "check_scatter_args",
     "col2im", "conv_output_size", "depthwise_conv2d_backward_input", "depthwise_conv2d_backward_weight",
-    "depthwise_conv2d_forward", "erf", "gemm", "im2col", "max_pool2d_backward", "max_pool2d_forward",
+    "depthwise_conv2d_forward", "erf", "gemm", "im2col", "matmul", "max_pool2d_backward", "max_pool2d_forward",
     "scatter_add", "scatter_index_error",
 ]  # fmt: skip

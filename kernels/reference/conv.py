@@ -77,3 +77,9 @@ def gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.dtype != b.dtype:
         raise TypeError(f"gemm: dtypes {a.dtype} and {b.dtype} differ")
     return np.ascontiguousarray(np.matmul(a, b))
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The batched matrix product with ``np.matmul``'s broadcasting, written as a plain sum of products (no BLAS):
+    a (..., M, K), b (..., K, N) -> (..., M, N)."""
+    return np.einsum("...mk,...kn->...mn", a, b, optimize=False)

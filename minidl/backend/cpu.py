@@ -13,6 +13,7 @@ from minidl.backend.kernel_table import KernelTable
 CPU_PREFERRED = {
     "scatter_add": "cython",
     "erf": "numba",
+    "matmul": "blas",
 }
 
 

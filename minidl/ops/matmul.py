@@ -68,3 +68,49 @@ def matmul(a: Any, b: Any) -> Tensor:
         raise ValueError(
             f"matmul: the batch dims of shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together"
         ) from None
+
+
+class Linear(Function):
+    """y = x @ W^T + b, with the leading dims of x folded into one batch of rows."""
+
+    def forward(self, x, w, *bias):
+        xp = self.xp
+        self.x, self.w, self.has_bias = x, w, bool(bias)
+        out = xp.matmul(x, w.T)
+        if bias:
+            out += bias[0]
+        return out
+
+    def backward(self, g):
+        xp, x, w = self.xp, self.x, self.w
+        need_x, need_w = self.needs_input_grad[:2]
+        gx = xp.matmul(g, w) if need_x else None
+        gw = None
+        if need_w:
+            rows = xp.reshape(g, (-1, g.shape[-1]))
+            gw = xp.matmul(rows.T, xp.reshape(x, (-1, x.shape[-1])))
+        if not self.has_bias:
+            return gx, gw
+        gb = xp.sum(xp.reshape(g, (-1, g.shape[-1])), axis=0) if self.needs_input_grad[2] else None
+        return gx, gw, gb
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """input @ weight^T + bias, as ``torch.nn.functional.linear``. input: (*, in_features);
+    weight: (out_features, in_features); bias: (out_features,) or None. Returns (*, out_features)."""
+    if not isinstance(weight, Tensor) or weight.data.ndim != 2:
+        got = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got {got}")
+    if input.data.ndim < 1 or input.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: the input's last dim must be in_features = {weight.shape[1]} (weight {tuple(weight.shape)}), "
+            f"got input shape {tuple(input.shape)}"
+        )
+    if input.data.dtype != weight.data.dtype:
+        raise TypeError(f"linear: input is {input.data.dtype.name} but weight is {weight.data.dtype.name}")
+    tensors = [input, weight]
+    if bias is not None:
+        if tuple(bias.shape) != (weight.shape[0],):
+            raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
+        tensors.append(bias)
+    return Linear.apply(*tensors)

@@ -1,0 +1,35 @@
+"""Dropout: zero each element with probability p during training and scale the rest by 1 / (1 - p)."""
+
+from __future__ import annotations
+
+from minidl import random
+from minidl.autograd import Function
+from minidl.tensor import Tensor
+
+
+class Dropout(Function):
+    save_inputs = False
+
+    def forward(self, x, mask):
+        self.mask = mask
+        return x * mask
+
+    def backward(self, g):
+        return (g * self.mask,)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Inverted dropout, as ``torch.nn.functional.dropout``: in training each element is kept with probability
+    1 - p and scaled by 1 / (1 - p) (so the expected value is unchanged); outside training, the input itself.
+    The mask is drawn from the global generator, so ``minidl.manual_seed`` makes it reproducible."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return input
+    if input.data.dtype.kind != "f":
+        raise TypeError(f"dropout: needs a floating-point input, got {input.data.dtype.name}")
+    dtype = input.data.dtype
+    keep = random.generator().random(input.shape, dtype=dtype) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    mask = input._backend.from_numpy((keep * scale).astype(dtype))
+    return Dropout.apply(input, mask=mask)

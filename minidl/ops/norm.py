@@ -1,0 +1,172 @@
+"""Normalisation: batch norm (batch statistics in training, running statistics in evaluation) and AlexNet's
+local response normalisation across channels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minidl import autograd
+from minidl.autograd import Function
+from minidl.tensor import Tensor
+
+
+class BatchNormTrain(Function):
+    """Normalise with the batch's own mean and (biased) variance per channel; x viewed as (N, C, L)."""
+
+    def forward(self, x, weight, bias, eps):
+        self.shape = x.shape
+        x3 = self.xp.reshape(x, (x.shape[0], x.shape[1], -1))
+        out, self.mean, self.invstd = self.backend.kernels.batch_norm_forward(x3, weight, bias, eps)
+        self.x3, self.weight = x3, weight
+        return self.xp.reshape(out, x.shape)
+
+    def backward(self, g):
+        g3 = self.xp.reshape(g, self.x3.shape)
+        dx, dweight, dbias = self.backend.kernels.batch_norm_backward(g3, self.x3, self.weight, self.mean, self.invstd)
+        return self.xp.reshape(dx, self.shape), dweight, dbias
+
+
+class BatchNormEval(Function):
+    """Normalise with fixed statistics: an affine map per channel, y = (x - mean) * invstd * weight + bias."""
+
+    def forward(self, x, weight, bias, mean, invstd):
+        xp = self.xp
+        view = (1, -1) + (1,) * (x.ndim - 2)
+        self.xhat = (x - xp.reshape(mean, view)) * xp.reshape(invstd, view)
+        self.scale = xp.reshape(invstd * weight, view)
+        return self.xhat * xp.reshape(weight, view) + xp.reshape(bias, view)
+
+    def backward(self, g):
+        xp = self.xp
+        axes = (0,) + tuple(range(2, g.ndim))
+        need_x, need_w, need_b = self.needs_input_grad[:3]
+        return (
+            g * self.scale if need_x else None,
+            xp.sum(g * self.xhat, axis=axes) if need_w else None,
+            xp.sum(g, axis=axes) if need_b else None,
+            None,
+            None,
+        )
+
+
+def _channel_vector(t: Tensor | None, c: int, name: str, x: Tensor, fill: float) -> Tensor:
+    if t is None:
+        xp = x._backend.xp
+        return Tensor._make(xp.full(c, fill, dtype=x.data.dtype), x._backend)
+    if not isinstance(t, Tensor) or tuple(t.shape) != (c,):
+        got = tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__
+        raise ValueError(f"batch_norm: {name} must have shape ({c},) for {c} channels, got {got}")
+    return t
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalisation, as ``torch.nn.functional.batch_norm``. input: (N, C) or (N, C, *).
+
+    Training: normalise with the batch mean and biased variance per channel, and (when given) update the running
+    statistics in place: running = (1 - momentum) * running + momentum * batch, with the unbiased batch variance.
+    Evaluation: normalise with the running statistics. weight/bias: (C,) or None (1 and 0).
+    """
+    op = "batch_norm"
+    if input.data.ndim < 2:
+        raise ValueError(f"{op}: expected an (N, C) or (N, C, ...) input, got shape {tuple(input.shape)}")
+    if input.data.dtype.kind != "f":
+        raise TypeError(f"{op}: needs a floating-point input, got {input.data.dtype.name}")
+    c = input.shape[1]
+    weight = _channel_vector(weight, c, "weight", input, 1.0)
+    bias = _channel_vector(bias, c, "bias", input, 0.0)
+    if training:
+        count = input.data.size // c
+        if count < 2:
+            raise ValueError(
+                f"{op}: training needs more than one value per channel to compute a variance, got input shape "
+                f"{tuple(input.shape)}"
+            )
+        out = BatchNormTrain.apply(input, weight, bias, eps=eps)
+        if running_mean is not None or running_var is not None:
+            if momentum is None:
+                raise ValueError(
+                    f"{op}: momentum=None (a cumulative average) is handled by the BatchNorm modules; pass a float"
+                )
+            node = out.grad_fn
+            mean, invstd = (node.mean, node.invstd) if node is not None else _batch_stats(input, eps)
+            _update_running(running_mean, running_var, mean, invstd, eps, momentum, count, c)
+        return out
+    if running_mean is None or running_var is None:
+        raise ValueError(f"{op}: evaluation mode needs running_mean and running_var")
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        _channel_vector(t, c, name, input, 0.0)
+    xp = input._backend.xp
+    invstd = Tensor._make((1.0 / xp.sqrt(running_var.data + eps)).astype(input.data.dtype), input._backend)
+    mean = Tensor._make(running_mean.data.astype(input.data.dtype, copy=False), input._backend)
+    return BatchNormEval.apply(input, weight, bias, mean, invstd)
+
+
+def _batch_stats(x: Tensor, eps: float) -> tuple[Any, Any]:
+    """The batch mean and invstd when no graph kept them (the forward ran under no_grad)."""
+    xp = x._backend.xp
+    x3 = xp.reshape(x.data, (x.shape[0], x.shape[1], -1))
+    mean = xp.mean(x3, axis=(0, 2))
+    var = xp.mean((x3 - mean[None, :, None]) ** 2, axis=(0, 2))
+    return mean, 1.0 / xp.sqrt(var + eps)
+
+
+def _update_running(running_mean, running_var, mean, invstd, eps, momentum, count, c) -> None:
+    xp = (running_mean if running_mean is not None else running_var)._backend.xp
+    with autograd.no_grad():
+        if running_mean is not None:
+            _channel_vector(running_mean, c, "running_mean", running_mean, 0.0)
+            running_mean.mul_(1 - momentum).add_(xp.asarray(mean, dtype=running_mean.data.dtype) * momentum)
+        if running_var is not None:
+            _channel_vector(running_var, c, "running_var", running_var, 0.0)
+            biased = 1.0 / xp.asarray(invstd, dtype=xp.float64) ** 2 - eps
+            unbiased = biased * (count / (count - 1))
+            running_var.mul_(1 - momentum).add_((unbiased * momentum).astype(running_var.data.dtype))
+
+
+class LocalResponseNorm(Function):
+    """y_c = x_c / (k + alpha / size * sum of x_j^2 over the ``size`` channels around c) ** beta."""
+
+    def forward(self, x, size, alpha, beta, k):
+        xp = self.xp
+        self.x, self.size, self.alpha, self.beta = x, size, alpha, beta
+        self.base = k + (alpha / size) * _channel_window_sum(xp, x * x, size // 2, (size - 1) // 2)
+        self.out = x * self.base ** (-beta)
+        return self.out
+
+    def backward(self, g):
+        xp, x, size = self.xp, self.x, self.size
+        # d y_c / d x_c directly, and through the sums: x_j sits in the window of every c within reach of j.
+        spread = _channel_window_sum(xp, g * self.out / self.base, (size - 1) // 2, size // 2)
+        return (g * self.base ** (-self.beta) - (2 * self.alpha * self.beta / size) * x * spread,)
+
+
+def _channel_window_sum(xp: Any, a: Any, before: int, after: int) -> Any:
+    """Sum of ``a`` over channels c - before .. c + after (zero outside), along dim 1."""
+    pad = [(0, 0)] * a.ndim
+    pad[1] = (before + 1, after)
+    cumulative = xp.cumsum(xp.pad(a, pad), axis=1)
+    c = a.shape[1]
+    upper = [slice(None)] * a.ndim
+    lower = [slice(None)] * a.ndim
+    upper[1] = slice(before + after + 1, before + after + 1 + c)
+    lower[1] = slice(0, c)
+    return cumulative[tuple(upper)] - cumulative[tuple(lower)]
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
+    """Local response normalisation across channels (AlexNet), as ``torch.nn.functional.local_response_norm``.
+    input: (N, C, ...) with at least 3 dims."""
+    if input.data.ndim < 3:
+        raise ValueError(f"local_response_norm: expected an input with 3 or more dims, got shape {tuple(input.shape)}")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"local_response_norm: size must be a positive integer, got {size!r}")
+    return LocalResponseNorm.apply(input, size=size, alpha=alpha, beta=beta, k=k)
