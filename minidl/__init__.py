@@ -13,7 +13,7 @@ forward and backward) -> ``minidl.autograd`` (graph, backward, grad mode) -> ``m
 device) -> ``minidl_kernels`` (compiled kernels on raw arrays).
 """
 
-from minidl import backend, nn
+from minidl import backend, nn, optim
 from minidl.autograd import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from minidl.backend import Device
 from minidl.backend import Device as device
@@ -103,7 +103,7 @@ __all__ = [
     "device", "div", "empty", "enable_grad", "eq", "exp", "expand", "eye", "flatten", "float32", "float64",
     "from_numpy", "full", "full_like", "ge", "grad", "gradcheck", "gt", "int8", "int16", "int32", "int64",
     "is_grad_enabled", "le", "log", "logsumexp", "lt", "manual_seed", "matmul", "max", "maximum", "mean", "min",
-    "minimum", "mul", "ne", "neg", "nn", "no_grad", "ones", "ones_like", "permute", "pow", "rand", "rand_like",
+    "minimum", "mul", "ne", "neg", "nn", "no_grad", "optim", "ones", "ones_like", "permute", "pow", "rand", "rand_like",
     "randint", "randn", "randn_like", "reshape", "set_grad_enabled", "sigmoid", "sin", "split", "sqrt",
     "squeeze", "stack", "std", "sub", "sum", "tanh", "tensor", "transpose", "uint8", "unsqueeze", "var",
     "where", "zeros", "zeros_like",

@@ -7,6 +7,7 @@ forward and backward of every op live. Creation functions (``tensor``, ``zeros``
 from __future__ import annotations
 
 import builtins
+import copy
 import weakref
 from typing import Any, Iterator, Sequence
 
@@ -248,6 +249,16 @@ class Tensor:
         if self._node is not None:
             self._node.retained = weakref.ref(self)
         return self
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        """A copy with its own data (and grad); leaves only, as in PyTorch (call detach() on others first)."""
+        if self._node is not None:
+            raise RuntimeError("only leaf tensors support deepcopy; call .detach() on a tensor made by an op first")
+        new = self._make(self._backend.xp.array(self.data, copy=True), self._backend, self._requires_grad)
+        memo[id(self)] = new
+        if self.grad is not None:
+            new.grad = copy.deepcopy(self.grad, memo)
+        return new
 
     def clone(self) -> Tensor:
         """A copy with its own memory; differentiable."""

@@ -170,3 +170,17 @@ def test_hash_is_identity_and_equality_is_elementwise():
     a, b = minidl.ones(2), minidl.ones(2)
     assert len({a, b}) == 2
     assert (a == b).tolist() == [True, True]
+
+
+def test_deepcopy_copies_leaves_and_refuses_graph_nodes():
+    import copy
+
+    w = minidl.ones(3, requires_grad=True)
+    (w * 2).sum().backward()
+    twin = copy.deepcopy(w)
+    assert twin.requires_grad and twin.grad.tolist() == [2.0, 2.0, 2.0]
+    with minidl.no_grad():
+        twin.add_(1)
+    assert w.tolist() == [1.0, 1.0, 1.0] and twin.tolist() == [2.0, 2.0, 2.0]
+    with pytest.raises(RuntimeError, match="only leaf tensors support deepcopy"):
+        copy.deepcopy(w * 2)
