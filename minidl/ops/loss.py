@@ -17,9 +17,11 @@ from minidl.tensor import Tensor
 _REDUCTIONS = ("none", "mean", "sum")
 
 
-def _check_reduction(reduction: str, op: str) -> None:
+def check_reduction(reduction: str, op: str) -> str:
+    """``reduction`` itself when it is 'none', 'mean' or 'sum'; a clear error otherwise."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {', '.join(_REDUCTIONS)}, got {reduction!r}")
+    return reduction
 
 
 def _class_rows(xp: Any, x: Any) -> Any:
@@ -145,7 +147,7 @@ def cross_entropy(
     the total weight of the counted targets (their number without ``weight``).
     """
     op = "cross_entropy"
-    _check_reduction(reduction, op)
+    check_reduction(reduction, op)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if input.data.dtype.kind != "f":
@@ -183,7 +185,7 @@ def nll_loss(
     """Negative log-likelihood of log-probabilities (e.g. the output of ``log_softmax``), as
     ``torch.nn.functional.nll_loss``. input: (N, C) or (N, C, d1, ...); target: class indices (N,) / (N, d1, ...)."""
     op = "nll_loss"
-    _check_reduction(reduction, op)
+    check_reduction(reduction, op)
     if input.data.dtype.kind != "f":
         raise TypeError(f"{op}: the log-probabilities must be floating point, got {input.data.dtype.name}")
     t = _targets(input, target, weight, ignore_index, op)
@@ -202,7 +204,7 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Mean squared error, as ``torch.nn.functional.mse_loss``: (input - target)² reduced. Shapes that differ
     are broadcast with a warning, as in PyTorch (it is usually a mistake, e.g. (N, 1) against (N,))."""
-    _check_reduction(reduction, "mse_loss")
+    check_reduction(reduction, "mse_loss")
     _warn_if_broadcast(input, target, "mse_loss")
     diff = input - target
     return _reduce(diff * diff, reduction)
@@ -252,7 +254,7 @@ def binary_cross_entropy_with_logits(
     input, per element; pos_weight: (C,) weight of the positive term, broadcast along the last dim. The target
     and weights are constants (no gradient flows to them)."""
     op = "binary_cross_entropy_with_logits"
-    _check_reduction(reduction, op)
+    check_reduction(reduction, op)
     if not isinstance(target, Tensor) or tuple(target.shape) != tuple(input.shape):
         got = tuple(target.shape) if isinstance(target, Tensor) else type(target).__name__
         raise ValueError(f"{op}: the target must have the input's shape {tuple(input.shape)}, got {got}")
