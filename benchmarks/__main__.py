@@ -14,6 +14,7 @@ from benchmarks.timing import pin_threads
 SUITES = {
     "overhead": "per-op overhead of small ops, minidl vs PyTorch",
     "kernels": "kernel implementations side by side, and Numba first-call times",
+    "ops": "conv, pooling and batch norm on the course's shapes vs PyTorch, kernels side by side, memory",
 }
 
 
@@ -26,14 +27,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     pin_threads(args.threads)
-    from benchmarks import kernels, overhead, report
+    from benchmarks import kernels, ops, overhead, report
     from benchmarks.timing import pin_torch_threads
 
-    if args.suite == "overhead":
-        pin_torch_threads(args.threads)
-        table, data = overhead.run(args.repeat)
-    else:
-        table, data = kernels.run(args.repeat)
+    suites = {"overhead": overhead.run, "kernels": kernels.run, "ops": ops.run}
+    pin_torch_threads(args.threads)
+    table, data = suites[args.suite](args.repeat)
     title = f"{args.suite} — {args.threads} thread{'s' if args.threads > 1 else ''}"
     print(f"## {title}\n\n{table}")
     data["threads"] = args.threads
