@@ -27,7 +27,8 @@ def max_pool2d_forward(
 ) -> tuple[np.ndarray, np.ndarray]:
     """x: (N, C, H, W) -> (out (N, C, Ho, Wo), indices (N, C, Ho, Wo) int64 = h * W + w of each maximum).
 
-    The first maximum in row-major window order wins; a NaN in the window wins over numbers (as in PyTorch).
+    The first maximum in row-major window order wins; a NaN wins over numbers, the last NaN over earlier ones
+    (PyTorch's rule: a value replaces the maximum when it is larger or NaN).
     Every window must hold at least one input element.
     """
     n, c, h, w = x.shape
@@ -40,7 +41,8 @@ def max_pool2d_forward(
     values = x[:, :, np.clip(r, 0, h - 1), np.clip(q, 0, w - 1)]  # (N, C, Ho, Wo, kh, kw)
     values = np.where(inside, values, -np.inf).reshape(n, c, ho, wo, kh * kw)
     nan = np.isnan(values)
-    pick = np.where(nan.any(-1), np.argmax(nan, axis=-1), np.argmax(values, axis=-1))  # first NaN, else first max
+    last_nan = kh * kw - 1 - np.argmax(nan[..., ::-1], axis=-1)
+    pick = np.where(nan.any(-1), last_nan, np.argmax(values, axis=-1))  # the last NaN, else the first maximum
     out = np.take_along_axis(values, pick[..., None], axis=-1)[..., 0].astype(x.dtype)
     flat = (np.broadcast_to(r, (ho, wo, kh, kw)) * w + np.broadcast_to(q, (ho, wo, kh, kw))).reshape(ho, wo, kh * kw)
     indices = np.take_along_axis(np.broadcast_to(flat, (n, c, ho, wo, kh * kw)), pick[..., None], axis=-1)[..., 0]

@@ -12,6 +12,7 @@ from typing import Any
 
 from minidl.autograd import Function
 from minidl.ops.activation import log_softmax
+from minidl.ops.conversion import cast
 from minidl.tensor import Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -86,8 +87,10 @@ class ClassLoss(Function):
             exp = xp.exp(z - shift)
             total = xp.sum(exp, axis=1, keepdims=True)
             self.p = exp / total
-            lse = (shift + xp.log(total))[:, 0]
-            loss = -w_t * (picked - lse)
+            log_total = xp.log(total)[:, 0]
+            lse = shift[:, 0] + log_total
+            # -(log p_t) as -((z_t - shift) - log sum): no cancellation when z_t is large and close to the max.
+            loss = -w_t * ((picked - shift[:, 0]) - log_total)
         else:
             loss = -w_t * picked
         if smoothing:
@@ -113,9 +116,10 @@ class ClassLoss(Function):
             scale = xp.reshape(g, -1)
         elif self.reduction == "sum":
             scale = xp.full(rows, g, dtype=g.dtype)
+        elif self.denominator == 0:
+            scale = xp.zeros(rows, dtype=g.dtype)  # no target counted: the loss is nan, its gradient 0 (PyTorch)
         else:
-            with xp.errstate(invalid="ignore", divide="ignore"):
-                scale = xp.full(rows, g / self.denominator, dtype=g.dtype)
+            scale = xp.full(rows, g / self.denominator, dtype=g.dtype)
         pick = (1 - self.smoothing) * w_t * scale  # weight of -d(picked)
         if self.from_logits:
             grad = self.p * pick[:, None]
@@ -223,7 +227,7 @@ def _warn_if_broadcast(input: Tensor, target: Any, op: str) -> None:
 class BCEWithLogits(Function):
     """loss = (1 - t) x + (1 + (pos_weight - 1) t) softplus(-x), written without overflow."""
 
-    def forward(self, x, t, weight, pos_weight):
+    def forward(self, x, t, *, weight, pos_weight):
         xp = self.xp
         self.x, self.t, self.weight, self.pos_weight = x, t, weight, pos_weight
         softplus_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))  # log(1 + e^-x)
@@ -234,12 +238,20 @@ class BCEWithLogits(Function):
     def backward(self, g):
         xp, x, t = self.xp, self.x, self.t
         e = xp.exp(-xp.abs(x))
-        sigmoid_neg = xp.where(x >= 0, e / (1 + e), 1 / (1 + e))  # sigmoid(-x)
-        log_weight = 1 + (self.pos_weight - 1) * t if self.pos_weight is not None else 1
-        grad = (1 - t) - log_weight * sigmoid_neg
+        sig = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))  # sigmoid(x), accurate in both tails
+        if self.pos_weight is None:
+            grad_x = sig - t
+            grad_t = -x
+        else:
+            # d/dx = (1 - t) - lw sigmoid(-x) = lw sigmoid(x) - pos_weight t, with lw = 1 + (pos_weight - 1) t:
+            # the second form does not cancel for confident negatives.
+            grad_x = (1 + (self.pos_weight - 1) * t) * sig - self.pos_weight * t
+            softplus_neg = xp.maximum(-x, 0) + xp.log1p(e)
+            grad_t = -x + (self.pos_weight - 1) * softplus_neg
         if self.weight is not None:
-            grad = grad * self.weight
-        return (g * grad,)
+            grad_x, grad_t = grad_x * self.weight, grad_t * self.weight
+        need_x, need_t = self.needs_input_grad
+        return (g * grad_x if need_x else None, g * grad_t if need_t else None)
 
 
 def binary_cross_entropy_with_logits(
@@ -251,20 +263,17 @@ def binary_cross_entropy_with_logits(
 ) -> Tensor:
     """Binary cross-entropy of raw scores against targets in [0, 1], as
     ``torch.nn.functional.binary_cross_entropy_with_logits``: stable for any score. weight: broadcast to the
-    input, per element; pos_weight: (C,) weight of the positive term, broadcast along the last dim. The target
-    and weights are constants (no gradient flows to them)."""
+    input, per element; pos_weight: (C,) weight of the positive term, broadcast along the last dim. Gradients
+    flow to the input and the target (as in PyTorch); the weights are constants."""
     op = "binary_cross_entropy_with_logits"
     check_reduction(reduction, op)
     if not isinstance(target, Tensor) or tuple(target.shape) != tuple(input.shape):
         got = tuple(target.shape) if isinstance(target, Tensor) else type(target).__name__
         raise ValueError(f"{op}: the target must have the input's shape {tuple(input.shape)}, got {got}")
-    xp = input._backend.xp
     dtype = input.data.dtype
 
     def constant(t: Tensor | None) -> Any:
         return None if t is None else t.data.astype(dtype, copy=False)
 
-    loss = BCEWithLogits.apply(
-        input, weight=constant(weight), pos_weight=constant(pos_weight), t=xp.asarray(target.data, dtype=dtype)
-    )
+    loss = BCEWithLogits.apply(input, cast(target, dtype), weight=constant(weight), pos_weight=constant(pos_weight))
     return _reduce(loss, reduction)
