@@ -8,7 +8,7 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, find_packages, setup
 
-CYTHON_KERNELS = ["scatter"]
+CYTHON_KERNELS = ["scatter", "im2col"]
 
 extensions = [
     Extension(

@@ -15,6 +15,7 @@ SUITES = {
     "overhead": "per-op overhead of small ops, minidl vs PyTorch",
     "kernels": "kernel implementations side by side, and Numba first-call times",
     "ops": "conv, pooling and batch norm on the course's shapes vs PyTorch, kernels side by side, memory",
+    "gemm": "our Numba GEMM vs NumPy's BLAS, and im2col/col2im implementations",
 }
 
 
@@ -27,10 +28,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     pin_threads(args.threads)
-    from benchmarks import kernels, ops, overhead, report
+    from benchmarks import gemm, kernels, ops, overhead, report
     from benchmarks.timing import pin_torch_threads
 
-    suites = {"overhead": overhead.run, "kernels": kernels.run, "ops": ops.run}
+    suites = {"overhead": overhead.run, "kernels": kernels.run, "ops": ops.run, "gemm": gemm.run}
     pin_torch_threads(args.threads)
     table, data = suites[args.suite](args.repeat)
     title = f"{args.suite} — {args.threads} thread{'s' if args.threads > 1 else ''}"

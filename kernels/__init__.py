@@ -42,6 +42,7 @@ IMPLEMENTATIONS: dict[str, dict[str, str]] = {
     "matmul": {
         "reference": "minidl_kernels.reference:matmul",
         "blas": "minidl_kernels.blas:matmul",
+        "numba": "minidl_kernels.cpu.matmul:matmul",
     },
     "max_pool2d_forward": {
         "reference": "minidl_kernels.reference:max_pool2d_forward",

@@ -13,7 +13,10 @@ from minidl.backend.kernel_table import KernelTable
 CPU_PREFERRED = {
     "scatter_add": "cython",
     "erf": "numba",
-    "matmul": "blas",
+    "matmul": "blas",  # OpenBLAS through NumPy: ~1.3x our Numba GEMM at 1024² (python -m benchmarks gemm)
+    "gemm": "reference",  # the same BLAS call
+    "im2col": "numba",
+    "col2im": "numba",
 }
 
 
