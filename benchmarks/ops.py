@@ -146,7 +146,7 @@ def _kernel_calls(kind: str, p: dict[str, Any], arrays: list[np.ndarray]) -> dic
     x3 = x.reshape(p["n"], p["c"], -1)
     from minidl_kernels.reference import batch_norm_forward
 
-    _, mean, invstd = batch_norm_forward(x3, arrays[1], arrays[2], 1e-5)
+    _, mean, invstd, _ = batch_norm_forward(x3, arrays[1], arrays[2], 1e-5)
     return {
         "batch-norm forward": ("batch_norm_forward", (x3, arrays[1], arrays[2], 1e-5)),
         "batch-norm backward": ("batch_norm_backward", (x3, x3, arrays[1], mean, invstd)),

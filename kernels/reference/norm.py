@@ -11,8 +11,10 @@ import numpy as np
 
 def batch_norm_forward(
     x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None, eps: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """x: (N, C, L) -> (out (N, C, L), mean (C,), invstd (C,)) with invstd = 1 / sqrt(var + eps)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """x: (N, C, L) -> (out (N, C, L), mean (C,), invstd (C,), var (C,)) with var the biased batch variance and
+    invstd = 1 / sqrt(var + eps). (var is returned as computed, not rebuilt from invstd: the running statistics
+    need it exact even where it is far below eps.)"""
     mean = x.mean(axis=(0, 2))
     var = ((x - mean[None, :, None]) ** 2).mean(axis=(0, 2))
     invstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
@@ -20,7 +22,7 @@ def batch_norm_forward(
     out = (x - mean[None, :, None]) * scale[None, :, None]
     if bias is not None:
         out = out + bias[None, :, None]
-    return out.astype(x.dtype), mean.astype(x.dtype), invstd
+    return out.astype(x.dtype), mean.astype(x.dtype), invstd, var.astype(x.dtype)
 
 
 def batch_norm_backward(

@@ -42,7 +42,10 @@ def max_pool2d_forward(
     values = np.where(inside, values, -np.inf).reshape(n, c, ho, wo, kh * kw)
     nan = np.isnan(values)
     last_nan = kh * kw - 1 - np.argmax(nan[..., ::-1], axis=-1)
-    pick = np.where(nan.any(-1), last_nan, np.argmax(values, axis=-1))  # the last NaN, else the first maximum
+    # The first maximum among the window's input elements (padding is -inf too, but never a candidate).
+    best = np.max(values, axis=-1, keepdims=True)
+    first_max = np.argmax((values == best) & inside.reshape(1, 1, ho, wo, kh * kw), axis=-1)
+    pick = np.where(nan.any(-1), last_nan, first_max)  # the last NaN, else the first maximum
     out = np.take_along_axis(values, pick[..., None], axis=-1)[..., 0].astype(x.dtype)
     flat = (np.broadcast_to(r, (ho, wo, kh, kw)) * w + np.broadcast_to(q, (ho, wo, kh, kw))).reshape(ho, wo, kh * kw)
     indices = np.take_along_axis(np.broadcast_to(flat, (n, c, ho, wo, kh * kw)), pick[..., None], axis=-1)[..., 0]

@@ -17,6 +17,15 @@ CPU_PREFERRED = {
     "gemm": "reference",  # the same BLAS call
     "im2col": "numba",
     "col2im": "numba",
+    "max_pool2d_forward": "numba",
+    "max_pool2d_backward": "numba",
+    "avg_pool2d_forward": "numba",
+    "avg_pool2d_backward": "numba",
+    "depthwise_conv2d_forward": "numba",
+    "depthwise_conv2d_backward_input": "numba",
+    "depthwise_conv2d_backward_weight": "numba",
+    "batch_norm_forward": "numba",
+    "batch_norm_backward": "numba",
 }
 
 

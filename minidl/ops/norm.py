@@ -16,7 +16,7 @@ class BatchNormTrain(Function):
     def forward(self, x, weight, bias, eps):
         self.shape = x.shape
         x3 = self.xp.reshape(x, (x.shape[0], x.shape[1], -1))
-        out, self.mean, self.invstd = self.backend.kernels.batch_norm_forward(x3, weight, bias, eps)
+        out, self.mean, self.invstd, self.var = self.backend.kernels.batch_norm_forward(x3, weight, bias, eps)
         self.x3, self.weight = x3, weight
         return self.xp.reshape(out, x.shape)
 
@@ -97,8 +97,8 @@ def batch_norm(
                     f"{op}: momentum=None (a cumulative average) is handled by the BatchNorm modules; pass a float"
                 )
             node = out.grad_fn
-            mean, invstd = (node.mean, node.invstd) if node is not None else _batch_stats(input, eps)
-            _update_running(running_mean, running_var, mean, invstd, eps, momentum, count, c)
+            mean, var = (node.mean, node.var) if node is not None else _batch_stats(input, eps)
+            _update_running(running_mean, running_var, mean, var, momentum, count, c)
         return out
     if running_mean is None or running_var is None:
         raise ValueError(f"{op}: evaluation mode needs running_mean and running_var")
@@ -111,25 +111,22 @@ def batch_norm(
 
 
 def _batch_stats(x: Tensor, eps: float) -> tuple[Any, Any]:
-    """The batch mean and invstd when no graph kept them (the forward ran under no_grad)."""
-    xp = x._backend.xp
-    x3 = xp.reshape(x.data, (x.shape[0], x.shape[1], -1))
-    mean = xp.mean(x3, axis=(0, 2))
-    var = xp.mean((x3 - mean[None, :, None]) ** 2, axis=(0, 2))
-    return mean, 1.0 / xp.sqrt(var + eps)
+    """The batch mean and biased variance per channel when no graph kept them (the forward ran under no_grad)."""
+    x3 = x._backend.xp.reshape(x.data, (x.shape[0], x.shape[1], -1))
+    _, mean, _, var = x._backend.kernels.batch_norm_forward(x3, None, None, eps)
+    return mean, var
 
 
-def _update_running(running_mean, running_var, mean, invstd, eps, momentum, count, c) -> None:
-    xp = (running_mean if running_mean is not None else running_var)._backend.xp
+def _update_running(running_mean, running_var, mean, var, momentum, count, c) -> None:
+    """running = (1 - momentum) running + momentum batch, with the unbiased batch variance (as PyTorch does)."""
     with autograd.no_grad():
         if running_mean is not None:
             _channel_vector(running_mean, c, "running_mean", running_mean, 0.0)
-            running_mean.mul_(1 - momentum).add_(xp.asarray(mean, dtype=running_mean.data.dtype) * momentum)
+            running_mean.mul_(1 - momentum).add_(mean.astype(running_mean.data.dtype) * momentum)
         if running_var is not None:
             _channel_vector(running_var, c, "running_var", running_var, 0.0)
-            biased = 1.0 / xp.asarray(invstd, dtype=xp.float64) ** 2 - eps
-            unbiased = biased * (count / (count - 1))
-            running_var.mul_(1 - momentum).add_((unbiased * momentum).astype(running_var.data.dtype))
+            unbiased = var.astype(running_var.data.dtype) * (count / (count - 1))
+            running_var.mul_(1 - momentum).add_(unbiased * momentum)
 
 
 class LocalResponseNorm(Function):

@@ -117,7 +117,8 @@ def test_batch_norm_kernels_match_torch(affine, shape, seed):
     wt = _t(weight).requires_grad_() if affine else None
     bt = _t(bias).requires_grad_() if affine else None
     expected = TF.batch_norm(xt, None, None, wt, bt, training=True, eps=1e-5)
-    out, mean, invstd = ref.batch_norm_forward(x, weight, bias, 1e-5)
+    out, mean, invstd, var = ref.batch_norm_forward(x, weight, bias, 1e-5)
+    np.testing.assert_allclose(var, x.var(axis=(0, 2)), rtol=1e-12)
     np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-9, atol=1e-10)
     g = rng.standard_normal(shape)
     expected.backward(_t(g))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 import minidl
@@ -102,9 +102,6 @@ def test_batch_norm_updates_running_stats_like_torch(data):
     our_mean, our_var = minidl.tensor(mean0.copy()), minidl.tensor(var0.copy())
     their_mean, their_var = torch.tensor(mean0.copy()), torch.tensor(var0.copy())
     buffers = (our_mean.numpy(), our_var.numpy())
-    # A variance far below eps loses digits in minidl (the xfail test below, a minidl bug): keep clear of it here
-    # until that is fixed, so that this test stays deterministic.
-    assume(x.astype(np.float64).swapaxes(0, 1).reshape(c, -1).var(axis=1).min() >= eps)
     requires_grad = data.draw(st.booleans())  # the update also happens when no graph is recorded
     F.batch_norm(
         minidl.from_numpy(x).requires_grad_(requires_grad), our_mean, our_var, training=True, momentum=momentum, eps=eps
@@ -116,11 +113,6 @@ def test_batch_norm_updates_running_stats_like_torch(data):
     assert not our_mean.requires_grad and not our_var.requires_grad
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="minidl bug: the running variance is rebuilt from the float32 invstd as 1 / invstd**2 - eps, which "
-    "loses the variance when it is far below eps (relative error ~6e-4 here; PyTorch keeps it to float32 rounding)",
-)
 def test_batch_norm_running_var_of_a_low_variance_batch_matches_torch():
     """The running variance is the unbiased batch variance, to float32 precision even when that variance is far
     below eps (a channel of nearly equal values: PyTorch's is exact to the data's rounding)."""
@@ -134,11 +126,6 @@ def test_batch_norm_running_var_of_a_low_variance_batch_matches_torch():
     assert_close(our_var, their_var)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="minidl bug: the running variance is rebuilt as 1 / invstd**2 - eps; for a constant channel (a dead "
-    "ReLU's) that gives -1.4e-12 instead of 0: a negative running variance",
-)
 def test_batch_norm_running_var_of_a_constant_channel_is_zero_like_torch():
     x = np.zeros((4, 3), dtype=F32)
     x[:, 1] = 0.5
