@@ -34,6 +34,22 @@ def make_array(rng: np.random.Generator, shape: tuple, dtype, low: float, high: 
     return draw(shape)
 
 
+def as_layout(a: np.ndarray, layout: str) -> np.ndarray:
+    """The values of ``a`` in a memory layout from ``LAYOUTS``: a non-contiguous view of new memory (or ``a``
+    itself for 'contiguous')."""
+    every_axis_reversed = (slice(None, None, -1),) * a.ndim
+    if layout == "transposed":  # stored in reversed axis order
+        order = tuple(reversed(range(a.ndim)))
+        return np.ascontiguousarray(a.transpose(order)).transpose(order)
+    if layout == "strided" and a.ndim:  # every other element of a twice-as-wide last axis
+        wide = np.zeros((*a.shape[:-1], 2 * a.shape[-1]), dtype=a.dtype)
+        wide[..., ::2] = a
+        return wide[..., ::2]
+    if layout == "reversed":  # negative strides on every axis
+        return np.ascontiguousarray(a[every_axis_reversed])[every_axis_reversed]
+    return a
+
+
 def away_from_zero(array: np.ndarray, margin: float = 0.1) -> np.ndarray:
     """``array`` with every |value| pushed to at least ``margin`` (for functions with a kink or pole at 0)."""
     array[...] = np.where(array >= 0, array + margin, array - margin)

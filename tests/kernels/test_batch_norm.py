@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from minidl_kernels import IMPLEMENTATIONS
 from minidl_kernels import reference as ref
 
+from tests.support import LAYOUTS, as_layout
+
 NAMES = ["batch_norm_forward", "batch_norm_backward"]
 
 
@@ -19,20 +21,7 @@ def _load(name, impl):
 
 
 forward, backward = (_load(name, "numba") for name in NAMES)
-VIEWS = ["contiguous", "transposed", "strided", "reversed"]
-
-
-def _view(a: np.ndarray, kind: str) -> np.ndarray:
-    """The same values as ``a`` in a non-contiguous layout of the given kind."""
-    if kind == "transposed":  # stored in reversed axis order
-        return np.ascontiguousarray(a.transpose(*reversed(range(a.ndim)))).transpose(*reversed(range(a.ndim)))
-    if kind == "strided":  # every other element of a twice-as-wide last axis
-        wide = np.zeros((*a.shape[:-1], 2 * a.shape[-1]), dtype=a.dtype)
-        wide[..., ::2] = a
-        return wide[..., ::2]
-    if kind == "reversed":  # negative strides on every axis
-        return np.ascontiguousarray(a[(slice(None, None, -1),) * a.ndim])[(slice(None, None, -1),) * a.ndim]
-    return a
+VIEWS = LAYOUTS
 
 
 def _assert_close(actual: np.ndarray, expected: np.ndarray, dtype, scale: float | None = None) -> None:
@@ -69,7 +58,7 @@ def test_matches_the_reference(dtype, shape, affine, spread, offset, eps, views,
     weight = rng.standard_normal(c).astype(dtype) if affine in ("both", "weight") else None
     bias = rng.standard_normal(c).astype(dtype) if affine in ("both", "bias") else None
     w64, b64 = (None if a is None else a.astype(np.float64) for a in (weight, bias))
-    out, mean, invstd, var = forward(_view(x, views[0]), weight, bias, eps)
+    out, mean, invstd, var = forward(as_layout(x, views[0]), weight, bias, eps)
     expected, expected_mean, expected_invstd, expected_var = ref.batch_norm_forward(x.astype(np.float64), w64, b64, eps)
     _assert_close(out, expected, dtype)
     _assert_close(mean, expected_mean, dtype)
@@ -78,7 +67,7 @@ def test_matches_the_reference(dtype, shape, affine, spread, offset, eps, views,
     assert out.flags.c_contiguous
     # The backward pass takes the statistics as the forward pass gave them (rounded to x's dtype).
     g = rng.standard_normal(shape).astype(dtype)
-    dx, dweight, dbias = backward(_view(g, views[1]), _view(x, views[0]), weight, mean, invstd)
+    dx, dweight, dbias = backward(as_layout(g, views[1]), as_layout(x, views[0]), weight, mean, invstd)
     f64 = [a.astype(np.float64) for a in (g, x, mean, invstd)]
     expected_dx, expected_dweight, expected_dbias = ref.batch_norm_backward(f64[0], f64[1], w64, f64[2], f64[3])
     # dx = invstd * weight * (g - mean(g) - xhat * mean(g * xhat)): its terms may cancel (to zero when N * L <= 2).

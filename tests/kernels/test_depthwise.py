@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from minidl_kernels import IMPLEMENTATIONS
 from minidl_kernels import reference as ref
 
+from tests.support import LAYOUTS, as_layout
+
 NAMES = ["depthwise_conv2d_forward", "depthwise_conv2d_backward_input", "depthwise_conv2d_backward_weight"]
 
 
@@ -19,20 +21,7 @@ def _load(name, impl):
 
 
 forward, backward_input, backward_weight = (_load(name, "numba") for name in NAMES)
-VIEWS = ["contiguous", "transposed", "strided", "reversed"]
-
-
-def _view(a: np.ndarray, kind: str) -> np.ndarray:
-    """The same values as ``a`` in a non-contiguous layout of the given kind."""
-    if kind == "transposed":  # stored in reversed axis order
-        return np.ascontiguousarray(a.transpose(*reversed(range(a.ndim)))).transpose(*reversed(range(a.ndim)))
-    if kind == "strided":  # every other element of a twice-as-wide last axis
-        wide = np.zeros((*a.shape[:-1], 2 * a.shape[-1]), dtype=a.dtype)
-        wide[..., ::2] = a
-        return wide[..., ::2]
-    if kind == "reversed":  # negative strides on every axis
-        return np.ascontiguousarray(a[(slice(None, None, -1),) * a.ndim])[(slice(None, None, -1),) * a.ndim]
-    return a
+VIEWS = LAYOUTS
 
 
 def _assert_close(actual: np.ndarray, expected: np.ndarray, dtype) -> None:
@@ -63,16 +52,16 @@ def _check_all(x, weight, stride, pad, dilation, dtype, views=("contiguous",) * 
     """Every kernel on dtype-rounded inputs, against the reference run in float64 on the same values."""
     x, weight = x.astype(dtype), weight.astype(dtype)
     expected = ref.depthwise_conv2d_forward(x.astype(np.float64), weight.astype(np.float64), stride, pad, dilation)
-    out = forward(_view(x, views[0]), _view(weight, views[1]), stride, pad, dilation)
+    out = forward(as_layout(x, views[0]), as_layout(weight, views[1]), stride, pad, dilation)
     _assert_close(out, expected, dtype)
     assert out.flags.c_contiguous
     g = np.random.default_rng(seed).standard_normal(expected.shape).astype(dtype)
     g64 = g.astype(np.float64)
-    dx = backward_input(_view(g, views[2]), _view(weight, views[1]), x.shape, stride, pad, dilation)
+    dx = backward_input(as_layout(g, views[2]), as_layout(weight, views[1]), x.shape, stride, pad, dilation)
     _assert_close(
         dx, ref.depthwise_conv2d_backward_input(g64, weight.astype(np.float64), x.shape, stride, pad, dilation), dtype
     )
-    dw = backward_weight(_view(g, views[2]), _view(x, views[0]), weight.shape, stride, pad, dilation)
+    dw = backward_weight(as_layout(g, views[2]), as_layout(x, views[0]), weight.shape, stride, pad, dilation)
     _assert_close(
         dw, ref.depthwise_conv2d_backward_weight(g64, x.astype(np.float64), weight.shape, stride, pad, dilation), dtype
     )

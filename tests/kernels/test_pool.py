@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from minidl_kernels import IMPLEMENTATIONS
 from minidl_kernels import reference as ref
 
+from tests.support import LAYOUTS, as_layout
+
 NAMES = ["max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]
 
 
@@ -19,20 +21,7 @@ def _load(name, impl):
 
 
 max_forward, max_backward, avg_forward, avg_backward = (_load(name, "numba") for name in NAMES)
-VIEWS = ["contiguous", "transposed", "strided", "reversed"]
-
-
-def _view(a: np.ndarray, kind: str) -> np.ndarray:
-    """The same values as ``a`` in a non-contiguous layout of the given kind."""
-    if kind == "transposed":  # stored in reversed axis order
-        return np.ascontiguousarray(a.transpose(*reversed(range(a.ndim)))).transpose(*reversed(range(a.ndim)))
-    if kind == "strided":  # every other element of a twice-as-wide last axis
-        wide = np.zeros((*a.shape[:-1], 2 * a.shape[-1]), dtype=a.dtype)
-        wide[..., ::2] = a
-        return wide[..., ::2]
-    if kind == "reversed":  # negative strides on every axis
-        return np.ascontiguousarray(a[(slice(None, None, -1),) * a.ndim])[(slice(None, None, -1),) * a.ndim]
-    return a
+VIEWS = LAYOUTS
 
 
 def pool_out(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil_mode: bool) -> int:
@@ -101,14 +90,14 @@ def test_max_pool_matches_the_reference(dtype, kind, config, view, seed):
     shape, kernel, stride, padding, dilation, out_size = config
     rng = np.random.default_rng(seed)
     x = _values(rng, shape, kind, dtype)
-    out, indices = max_forward(_view(x, view), kernel, stride, padding, dilation, out_size)
+    out, indices = max_forward(as_layout(x, view), kernel, stride, padding, dilation, out_size)
     expected, expected_indices = ref.max_pool2d_forward(x, kernel, stride, padding, dilation, out_size)
     assert out.dtype == dtype and indices.dtype == np.int64 and out.shape == indices.shape == (*shape[:2], *out_size)
     np.testing.assert_array_equal(out, expected)  # NaN == NaN here
     # (A window whose only values are -inf points at its first element inside the input, as in PyTorch.)
     np.testing.assert_array_equal(indices, expected_indices)
     g = rng.standard_normal(out.shape).astype(dtype)
-    dx = max_backward(_view(g, view), _view(indices, view), shape)
+    dx = max_backward(as_layout(g, view), as_layout(indices, view), shape)
     assert dx.dtype == dtype and dx.shape == shape
     np.testing.assert_allclose(
         dx, ref.max_pool2d_backward(g, indices, shape), rtol=1e-6 if dtype == np.float32 else 1e-14
@@ -192,14 +181,14 @@ def test_avg_pool_matches_the_reference(dtype, config, count_include_pad, diviso
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape).astype(dtype)
     tol = 1e-12 if dtype == np.float64 else 1e-6
-    out = avg_forward(_view(x, view), kernel, stride, padding, out_size, count_include_pad, divisor)
+    out = avg_forward(as_layout(x, view), kernel, stride, padding, out_size, count_include_pad, divisor)
     expected = ref.avg_pool2d_forward(
         x.astype(np.float64), kernel, stride, padding, out_size, count_include_pad, divisor
     )
     assert out.dtype == dtype and out.shape == expected.shape
     np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
     g = rng.standard_normal(out.shape).astype(dtype)
-    dx = avg_backward(_view(g, view), shape, kernel, stride, padding, count_include_pad, divisor)
+    dx = avg_backward(as_layout(g, view), shape, kernel, stride, padding, count_include_pad, divisor)
     expected = ref.avg_pool2d_backward(g.astype(np.float64), shape, kernel, stride, padding, count_include_pad, divisor)
     assert dx.dtype == dtype and dx.shape == shape
     np.testing.assert_allclose(dx, expected, rtol=tol, atol=tol)

@@ -22,15 +22,6 @@ MAX_SIDE = 9
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """On these tiny tensors PyTorch's thread pool is pure overhead (tens of ms a call on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _pairs(low: int, high: int):
     """An int or a (height, width) pair, each in [low, high]."""
     return st.one_of(st.integers(low, high), st.tuples(st.integers(low, high), st.integers(low, high)))

@@ -20,15 +20,6 @@ F32 = np.float32
 REDUCTIONS = st.sampled_from(["none", "mean", "sum"])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """On these tiny tensors PyTorch's thread pool is pure overhead (tens of ms a call on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _ours(array: np.ndarray | None):
     """A minidl constant (None stays None)."""
     return None if array is None else minidl.tensor(np.array(array))

@@ -19,15 +19,6 @@ F32 = np.float32
 MAX_SIDE = 9
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """On these tiny tensors PyTorch's thread pool is pure overhead (tens of ms a call on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _pair_or_int(draw, values):
     a, b = draw(values), draw(values)
     return a if a == b and draw(st.booleans()) else (a, b)
