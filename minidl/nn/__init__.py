@@ -19,6 +19,7 @@ from minidl.nn.layers import (
     CrossEntropyLoss,
     Dropout,
     Flatten,
+    Hardtanh,
     Identity,
     LeakyReLU,
     Linear,
@@ -28,6 +29,7 @@ from minidl.nn.layers import (
     MSELoss,
     NLLLoss,
     ReLU,
+    ReLU6,
     Sigmoid,
     Softmax,
     Tanh,
@@ -38,8 +40,9 @@ from minidl.nn.summary import LayerSummary, ModelSummary, summary
 
 __all__ = [
     "ELU", "GELU", "AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d",
-    "CrossEntropyLoss", "Dropout", "Flatten", "Identity", "IncompatibleKeys", "LayerSummary", "LeakyReLU",
-    "Linear", "LocalResponseNorm", "LogSoftmax", "MSELoss", "MaxPool2d", "ModelSummary", "Module", "ModuleDict",
-    "ModuleList", "NLLLoss", "Parameter", "ReLU", "RemovableHandle", "Sequential", "Sigmoid", "Softmax", "Tanh",
+    "CrossEntropyLoss", "Dropout", "Flatten", "Hardtanh", "Identity", "IncompatibleKeys", "LayerSummary",
+    "LeakyReLU", "Linear", "LocalResponseNorm", "LogSoftmax", "MSELoss", "MaxPool2d", "ModelSummary", "Module",
+    "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "ReLU6", "RemovableHandle", "Sequential", "Sigmoid",
+    "Softmax", "Tanh",
     "functional", "init", "summary",
 ]  # fmt: skip

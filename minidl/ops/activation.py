@@ -31,6 +31,16 @@ class LeakyReLU(Function):
         return (self.xp.where(self.x > 0, g, g * self.slope),)
 
 
+class Hardtanh(Function):
+    def forward(self, x, low, high):
+        self.x, self.low, self.high = x, low, high
+        return self.xp.clip(x, low, high)
+
+    def backward(self, g):
+        # PyTorch's rule: the gradient passes only strictly inside (low, high), so 0 at both kinks.
+        return (self.xp.where((self.x > self.low) & (self.x < self.high), g, 0),)
+
+
 class ELU(Function):
     save_output = True
 
@@ -137,6 +147,18 @@ def relu(x: Tensor) -> Tensor:
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, negative_slope * x otherwise."""
     return LeakyReLU.apply(floating(x), slope=negative_slope)
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """x clipped to [min_val, max_val]; gradient 1 strictly inside, 0 outside and at both ends."""
+    if not min_val < max_val:
+        raise ValueError(f"hardtanh: min_val must be below max_val, got min_val={min_val}, max_val={max_val}")
+    return Hardtanh.apply(floating(x), low=min_val, high=max_val)
+
+
+def relu6(x: Tensor) -> Tensor:
+    """min(max(x, 0), 6) (MobileNet v2's activation); gradient 0 at 0 and at 6."""
+    return hardtanh(x, 0.0, 6.0)
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:

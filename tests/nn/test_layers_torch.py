@@ -121,6 +121,8 @@ ELEMENTWISE = {
     "relu": (lambda lib: lib.nn.ReLU(), arr(RNG, 3, 4, 5)),
     "relu-inplace": (lambda lib: lib.nn.Sequential(lib.nn.Linear(4, 4), lib.nn.ReLU(inplace=True)), arr(RNG, 3, 4)),
     "leaky": (lambda lib: lib.nn.LeakyReLU(0.2), arr(RNG, 3, 4, 5)),
+    "relu6": (lambda lib: lib.nn.ReLU6(), 4 * arr(RNG, 3, 4, 5)),
+    "hardtanh": (lambda lib: lib.nn.Hardtanh(-0.5, 0.7), arr(RNG, 3, 4, 5)),
     "elu": (lambda lib: lib.nn.ELU(0.5), arr(RNG, 3, 4, 5)),
     "sigmoid": (lambda lib: lib.nn.Sigmoid(), arr(RNG, 3, 4, 5, low=-8, high=8)),
     "tanh": (lambda lib: lib.nn.Tanh(), arr(RNG, 3, 4, 5)),

@@ -33,6 +33,8 @@ UNARY = [
     Case("cos", minidl.cos, torch.cos, -4.0, 4.0),
     Case("relu", F.relu, torch.relu, nonzero=True),
     Case("leaky_relu", lambda x: F.leaky_relu(x, 0.2), lambda x: TF.leaky_relu(x, 0.2), nonzero=True),
+    Case("relu6", F.relu6, TF.relu6, -3.0, 9.0, nonzero=True),
+    Case("hardtanh", lambda x: F.hardtanh(x, -0.5, 0.7), lambda x: TF.hardtanh(x, -0.5, 0.7), nonzero=True),
     Case("elu", lambda x: F.elu(x, 1.5), lambda x: TF.elu(x, 1.5), nonzero=True),
     Case("gelu", F.gelu, TF.gelu, -4.0, 4.0),
     Case(

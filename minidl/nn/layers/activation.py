@@ -27,6 +27,36 @@ class ReLU(Module):
         return "inplace=True" if self.inplace else ""
 
 
+class ReLU6(Module):
+    """min(max(x, 0), 6), element-wise (MobileNet v2)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.relu6(input)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Hardtanh(Module):
+    """x clipped to [min_val, max_val], element-wise."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__()
+        if not min_val < max_val:
+            raise ValueError(f"Hardtanh: min_val must be below max_val, got min_val={min_val}, max_val={max_val}")
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.hardtanh(input, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+
+
 class LeakyReLU(Module):
     """x for x > 0, negative_slope * x otherwise."""
 
