@@ -20,6 +20,11 @@ from minidl.backend import Device, DeviceLike, get_backend
 _cpu = get_backend("cpu")
 
 
+def _draw_dtype(dtype: Any) -> Any:
+    """float32 tensors draw float32 samples (2-4x faster for large weights); everything else draws float64."""
+    return np.float32 if dtype == np.float32 else np.float64
+
+
 class Tensor:
     """An n-dimensional array that can record the ops applied to it and backpropagate through them.
 
@@ -348,13 +353,17 @@ class Tensor:
 
     def uniform_(self, low: builtins.float = 0.0, high: builtins.float = 1.0) -> Tensor:
         """Fill with samples of U(low, high) from the global generator, in place."""
-        sample = _random.generator().uniform(low, high, size=self.data.shape)
-        return self.copy_(self._backend.from_numpy(sample.astype(self.data.dtype)))
+        sample = _random.generator().random(size=self.data.shape, dtype=_draw_dtype(self.data.dtype))
+        sample *= high - low
+        sample += low
+        return self.copy_(self._backend.from_numpy(sample.astype(self.data.dtype, copy=False)))
 
     def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0) -> Tensor:
         """Fill with samples of N(mean, std²) from the global generator, in place."""
-        sample = _random.generator().normal(mean, std, size=self.data.shape)
-        return self.copy_(self._backend.from_numpy(sample.astype(self.data.dtype)))
+        sample = _random.generator().standard_normal(size=self.data.shape, dtype=_draw_dtype(self.data.dtype))
+        sample *= std
+        sample += mean
+        return self.copy_(self._backend.from_numpy(sample.astype(self.data.dtype, copy=False)))
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._check_inplace("item assignment", value)

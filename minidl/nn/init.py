@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from minidl import random
 from minidl.autograd import no_grad
 from minidl.tensor import Tensor
 
@@ -70,6 +71,23 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
         return tensor.normal_(mean, std)
 
 
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0) -> Tensor:
+    """Fill with samples of N(mean, std²) restricted to [a, b] (values outside are redrawn; ``a`` and ``b`` are
+    absolute bounds, as in PyTorch)."""
+    if not a < b:
+        raise ValueError(f"trunc_normal_: a must be below b, got a={a}, b={b}")
+    if not a <= mean <= b:
+        raise ValueError(f"trunc_normal_: mean {mean} must lie in [a, b] = [{a}, {b}]")
+    generator = random.generator()
+    values = generator.normal(mean, std, size=tensor.shape)
+    outside = (values < a) | (values > b)
+    while outside.any():  # at least half of the mass lies inside (mean in [a, b]), so this ends quickly
+        values[outside] = generator.normal(mean, std, size=int(outside.sum()))
+        outside = (values < a) | (values > b)
+    with no_grad():
+        return tensor.copy_(tensor.backend.from_numpy(values.astype(tensor.data.dtype)))
+
+
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with ``val``."""
     with no_grad():
@@ -122,6 +140,6 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinea
 
 
 __all__ = [
-    "calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_", "uniform_",
-    "xavier_normal_", "xavier_uniform_", "zeros_",
+    "calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_", "trunc_normal_",
+    "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
 ]  # fmt: skip

@@ -264,6 +264,16 @@ class Module:
             module = child
         return module
 
+    def set_submodule(self, target: str, module: Module) -> None:
+        """Replace (or add) the sub-module at dotted path ``target`` ("classifier.6"); its parent must exist.
+        A replaced child keeps its place in the order of children."""
+        if not isinstance(module, Module):
+            raise TypeError(f"set_submodule: {type(module).__name__} is not a Module subclass")
+        if target == "":
+            raise ValueError("set_submodule: target cannot be empty (it names a sub-module, not the module itself)")
+        parent, _, name = target.rpartition(".")
+        self.get_submodule(parent).add_module(name, module)
+
     def get_parameter(self, target: str) -> Parameter:
         """The parameter at dotted path ``target`` ("features.0.weight")."""
         path, _, name = target.rpartition(".")
