@@ -1,0 +1,46 @@
+"""Tests of minidl.data, and what they share: where the real MNIST files are, a tiny synthetic CIFAR-10 writer."""
+
+import io
+import pickle
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+SHARED = Path("/work/shared/data")
+MNIST_DIR = SHARED / "mnist"
+FASHION_DIR = SHARED / "fashion-mnist"
+
+
+def cifar_batch(n: int, seed: int) -> dict:
+    """A CIFAR-10 batch dict as the original files hold it: bytes keys, uint8 data (n, 3072), a list of labels."""
+    rng = np.random.default_rng(seed)
+    return {
+        b"batch_label": b"synthetic batch",
+        b"labels": [int(v) for v in rng.integers(0, 10, n)],
+        b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+        b"filenames": [b"img_%d.png" % i for i in range(n)],
+    }
+
+
+CIFAR_FILES = {f"data_batch_{i}": 4 + i for i in range(1, 6)} | {"test_batch": 7}
+
+
+def write_cifar(folder: Path) -> dict:
+    """Write the six batch files (5..9 train images each, 7 test) into ``folder``; return the batches by name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    batches = {}
+    for k, (name, n) in enumerate(CIFAR_FILES.items()):
+        batches[name] = cifar_batch(n, seed=k)
+        # Protocol 2, as the original (Python 2) files.
+        (folder / name).write_bytes(pickle.dumps(batches[name], protocol=2))
+    return batches
+
+
+def cifar_archive(batches_folder: Path) -> bytes:
+    """The bytes of a cifar-10-python.tar.gz holding ``batches_folder``'s files under cifar-10-batches-py/."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path in sorted(batches_folder.iterdir()):
+            tar.add(path, arcname=f"cifar-10-batches-py/{path.name}")
+    return buffer.getvalue()
