@@ -1,0 +1,139 @@
+"""Checkpoints: files per epoch, the best kept, resuming equals not stopping, stale files, keep_last."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import minidl
+from minidl import nn
+from minidl.optim import SGD
+from minidl.optim.lr_scheduler import StepLR
+from minidl.train import EarlyStopping, History, ModelCheckpoint, fit, latest_checkpoint, load_checkpoint
+from tests.train.helpers import ArrayLoader, blobs, loaders, mlp, weights
+
+LOSS = nn.CrossEntropyLoss()
+
+
+def run(epochs: int, folder, resume=False, model_seed: int = 0, callbacks=(), **kwargs) -> tuple[nn.Module, History]:
+    """A seeded run: a dropout MLP (so the global generator matters), SGD with momentum (optimizer state), a
+    step schedule (scheduler state), a shuffling loader whose order depends on (seed, epoch)."""
+    minidl.manual_seed(model_seed)
+    model = mlp(dropout=0.3)
+    optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9)
+    scheduler = StepLR(optimizer, step_size=1, gamma=0.7)
+    train, val = loaders()
+    history = fit(model, train, LOSS, optimizer, epochs, val_loader=val, scheduler=scheduler, callbacks=callbacks,
+                  checkpoint_dir=folder, resume=resume, progress=False, print_fn=None, **kwargs)  # fmt: skip
+    return model, history
+
+
+def assert_same_weights(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def assert_same_history(a: History, b: History) -> None:
+    for key in History.KEYS:
+        if key != "epoch_time":
+            assert getattr(a, key) == getattr(b, key), key
+
+
+def test_a_checkpoint_per_epoch_and_the_best_one(tmp_path):
+    model, history = run(3, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.npz", "epoch_0001.npz", "epoch_0002.npz",
+                                                          "epoch_0003.npz"]  # fmt: skip
+    assert latest_checkpoint(tmp_path) == tmp_path / "epoch_0003.npz"
+    last = load_checkpoint(tmp_path / "epoch_0003.npz")
+    assert last["epoch"] == 3
+    assert_same_weights({k: v.numpy() for k, v in last["model"].items()}, weights(model))
+    assert last["history"]["val_acc"] == history.val_acc
+    best_epoch = int(np.argmax(history.val_acc)) + 1  # the first of the best, by val_acc
+    best = load_checkpoint(tmp_path / "best.npz")
+    assert best["epoch"] == best_epoch
+    same = load_checkpoint(tmp_path / f"epoch_{best_epoch:04d}.npz")
+    assert_same_weights({k: v.numpy() for k, v in best["model"].items()},
+                        {k: v.numpy() for k, v in same["model"].items()})  # fmt: skip
+
+
+def test_the_best_follows_the_monitored_metric(tmp_path):
+    # Validating on flipped labels makes val_loss worst at the end, so its best is the first epoch.
+    x, y = blobs(40)
+    x, y = x[y < 2], y[y < 2]
+    model = mlp()
+    history = fit(model, ArrayLoader(x, y, 8), LOSS, SGD(model.parameters(), lr=0.1), 3,
+                  val_loader=ArrayLoader(x, 1 - y, 8), checkpoint_dir=tmp_path, monitor="val_loss", progress=False,
+                  print_fn=None)  # fmt: skip
+    assert history.val_loss[0] < min(history.val_loss[1:])
+    assert load_checkpoint(tmp_path / "best.npz")["epoch"] == 1
+
+
+def test_resuming_equals_an_uninterrupted_run(tmp_path):
+    straight, straight_history = run(4, tmp_path / "straight")
+    run(2, tmp_path / "split")
+    # A fresh process would start from other weights and another generator state: the checkpoint restores both.
+    resumed, resumed_history = run(4, tmp_path / "split", resume=True, model_seed=123)
+    assert_same_weights(weights(straight), weights(resumed))
+    assert_same_history(straight_history, resumed_history)
+    assert len(resumed_history) == 4
+    a = load_checkpoint(tmp_path / "straight" / "epoch_0004.npz")
+    b = load_checkpoint(tmp_path / "split" / "epoch_0004.npz")
+    momentum = [(s["momentum_buffer"].numpy(), t["momentum_buffer"].numpy()) for s, t in
+                zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values())]  # fmt: skip
+    for x, y in momentum:
+        np.testing.assert_array_equal(x, y)
+    assert a["scheduler"] == b["scheduler"] and a["rng"] == b["rng"]
+
+
+def test_resume_from_a_given_file_and_early_stopping_state(tmp_path):
+    stopper = EarlyStopping("val_loss", patience=10, restore_best_weights=True)
+    straight, straight_history = run(3, tmp_path / "straight", callbacks=[stopper])
+    run(3, tmp_path / "split", callbacks=[EarlyStopping("val_loss", patience=10, restore_best_weights=True)])
+    # Resume from epoch 1's file: the later files of the interrupted run are replaced.
+    resumed_stopper = EarlyStopping("val_loss", patience=10, restore_best_weights=True)
+    with pytest.warns(UserWarning, match="removing 2 checkpoint file"):
+        resumed, resumed_history = run(3, tmp_path / "split", resume=tmp_path / "split" / "epoch_0001.npz",
+                                       model_seed=7, callbacks=[resumed_stopper])  # fmt: skip
+    assert_same_weights(weights(straight), weights(resumed))
+    assert_same_history(straight_history, resumed_history)
+    assert (resumed_stopper.best, resumed_stopper.best_epoch) == (stopper.best, stopper.best_epoch)
+
+
+def test_resume_after_the_last_epoch_trains_no_more(tmp_path):
+    model, history = run(2, tmp_path)
+    resumed, again = run(2, tmp_path, resume=True, model_seed=5)
+    assert_same_weights(weights(model), weights(resumed))
+    assert_same_history(history, again)
+
+
+def test_a_fresh_run_removes_an_earlier_runs_checkpoints(tmp_path):
+    run(3, tmp_path)
+    with pytest.warns(UserWarning, match="removing 4 checkpoint file"):
+        run(1, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.npz", "epoch_0001.npz"]
+
+
+def test_keep_last_and_a_model_checkpoint_callback(tmp_path):
+    saver = ModelCheckpoint(tmp_path, monitor="train_loss", keep_last=2)
+    minidl.manual_seed(0)
+    model = mlp()
+    train, _ = loaders()
+    history = fit(model, train, LOSS, SGD(model.parameters(), lr=0.1), 4, callbacks=[saver], progress=False,
+                  print_fn=None)  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.npz", "epoch_0003.npz", "epoch_0004.npz"]
+    assert saver.best == min(history.train_loss) and saver.mode == "min"
+    assert math.isnan(load_checkpoint(tmp_path / "epoch_0004.npz")["history"]["val_loss"][0])
+    with pytest.raises(ValueError, match="either checkpoint_dir= or a ModelCheckpoint"):
+        fit(model, train, LOSS, SGD(model.parameters(), lr=0.1), 1, callbacks=[saver], checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="keep_last"):
+        ModelCheckpoint(tmp_path, keep_last=0)
+
+
+def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "epoch_0001.npz"
+    minidl.io.save({"w": np.zeros(2)}, path)
+    with pytest.raises(ValueError, match="not a checkpoint written by minidl.train.fit"):
+        run(2, tmp_path, resume=True)
