@@ -8,17 +8,19 @@ The public API mirrors PyTorch's where a PyTorch user would look::
     y.backward()
     x.grad
 
-Layers of the package, top to bottom: ``minidl.nn`` (layers, ``nn.functional``) -> ``minidl.ops`` (every op's
-forward and backward) -> ``minidl.autograd`` (graph, backward, grad mode) -> ``minidl.backend`` (one object per
-device) -> ``minidl_kernels`` (compiled kernels on raw arrays).
+Layers of the package, top to bottom: ``minidl.models`` (the classic CNNs), ``minidl.train`` (the fit loop) and
+``minidl.data`` (datasets, loaders, transforms) -> ``minidl.nn`` (layers, ``nn.functional``) -> ``minidl.ops``
+(every op's forward and backward) -> ``minidl.autograd`` (graph, backward, grad mode) -> ``minidl.backend``
+(one object per device) -> ``minidl_kernels`` (compiled kernels on raw arrays).
 """
 
-from minidl import backend, nn, optim
+from minidl import backend, data, io, models, nn, optim, train
 from minidl.autograd import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from minidl.backend import Device
 from minidl.backend import Device as device
 from minidl.dtypes import bool_, float32, float64, int8, int16, int32, int64, uint8
 from minidl.gradcheck import GradcheckError, gradcheck
+from minidl.io import load, save
 from minidl.ops import (
     abs,
     add,
@@ -120,6 +122,7 @@ __all__ = [
     "clip",
     "clone",
     "cos",
+    "data",
     "device",
     "div",
     "empty",
@@ -142,8 +145,10 @@ __all__ = [
     "int16",
     "int32",
     "int64",
+    "io",
     "is_grad_enabled",
     "le",
+    "load",
     "log",
     "logsumexp",
     "lt",
@@ -154,6 +159,7 @@ __all__ = [
     "mean",
     "min",
     "minimum",
+    "models",
     "mul",
     "ne",
     "neg",
@@ -170,6 +176,7 @@ __all__ = [
     "randn",
     "randn_like",
     "reshape",
+    "save",
     "set_grad_enabled",
     "sigmoid",
     "sin",
@@ -182,6 +189,7 @@ __all__ = [
     "sum",
     "tanh",
     "tensor",
+    "train",
     "transpose",
     "uint8",
     "unsqueeze",
