@@ -263,3 +263,11 @@ def test_dataset_transform_sees_images_and_batches(tmp_path):
     assert shapes == [(3, 32, 32), (3, 3, 32, 32)]
     np.testing.assert_array_equal(image, batch[0])
     np.testing.assert_array_equal(image, 1 - ds.data[0].transpose(2, 0, 1) / np.float32(255))
+
+
+@needs_mnist
+def test_root_may_be_the_folder_of_the_four_files():
+    """``--data-dir`` in the examples names the folder holding the files themselves, not its parent."""
+    direct, nested = MNIST(MNIST_DIR, train=False), MNIST(SHARED, train=False)
+    assert direct.root == MNIST_DIR
+    np.testing.assert_array_equal(direct.data, nested.data)

@@ -2,7 +2,9 @@
 
 Files: ``<root>/mnist/`` and ``<root>/fashion-mnist/`` hold the four standard IDX files, gzip-compressed
 (``train-images-idx3-ubyte.gz``...) or raw (``train-images-idx3-ubyte``...); ``root`` defaults to
-``$MINIDL_DATA``, else ``~/.cache/minidl``. ``download=True`` fetches the missing ``.gz`` files of the split.
+``$MINIDL_DATA``, else ``~/.cache/minidl``. A ``root`` that itself holds the split's files (a folder of the four
+files, such as ``--data-dir`` in the examples) is used as it is. ``download=True`` fetches the missing ``.gz``
+files of the split.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class MNIST(ImageArrayDataset):
         self.train = train
         split = "train" if train else "t10k"
         names = (f"{split}-images-idx3-ubyte", f"{split}-labels-idx1-ubyte")
-        images, labels = self._files(self.root / self.folder, names, download)
+        images, labels = self._files(self._folder(names), names, download)
         data, targets = read_idx(images), read_idx(labels)
         if data.dtype != np.uint8 or data.ndim != 3 or data.shape[1:] != (28, 28):
             raise ValueError(f"{images}: expected uint8 images (N, 28, 28), found {data.dtype} {data.shape}")
@@ -67,6 +69,15 @@ class MNIST(ImageArrayDataset):
         if targets.size and targets.max() >= len(self.classes):
             raise ValueError(f"{labels}: label {targets.max()} out of range 0..{len(self.classes) - 1}")
         super().__init__(data, targets.astype(np.int64), transform)
+
+    def _folder(self, names: tuple[str, ...]) -> Path:
+        """``root/<folder>``, or ``root`` itself when it holds every file of the split (and the former does not)."""
+
+        def holds(folder: Path) -> bool:
+            return all((folder / n).is_file() or (folder / (n + ".gz")).is_file() for n in names)
+
+        nested = self.root / self.folder
+        return self.root if holds(self.root) and not holds(nested) else nested
 
     def _files(self, folder: Path, names: tuple[str, ...], download: bool) -> list[Path]:
         """The path of each IDX file ``names`` (raw preferred, else ``.gz``), downloading missing ones if asked."""
