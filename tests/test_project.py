@@ -1,8 +1,12 @@
-"""The project around the code: README's commands, CI, and the demo example."""
+"""The project around the code: README's commands, CI, and the examples."""
 
 import importlib.util
 import re
 from pathlib import Path
+
+import pytest
+
+from tests.data import MNIST_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -13,14 +17,18 @@ def test_ci_runs_exactly_the_readme_test_command():
     test_command = next(c for c in commands if "pytest" in c)
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test_command in ci, f"{test_command!r} is not a line of .ci/run"
-    assert any(c.startswith("pip install . && python examples/") for c in commands)
+    assert "pip install . && python examples/lenet_mnist.py" in commands
+
+
+def _example(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_demo_trains_to_high_held_out_accuracy(capsys):
-    spec = importlib.util.spec_from_file_location("demo_mlp", ROOT / "examples" / "demo_mlp.py")
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
-    accuracy = demo.main(["--epochs", "150"])
+    accuracy = _example("demo_mlp").main(["--epochs", "150"])
     assert accuracy >= 0.95
     assert "test accuracy" in capsys.readouterr().out
 
@@ -31,3 +39,15 @@ def test_readme_python_examples_run():
     assert blocks
     for block in blocks:
         exec(compile(block.replace("    ...", "    pass"), "README.md", "exec"), {})
+
+
+@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"the MNIST files are not in {MNIST_DIR}")
+def test_lenet_example_trains_and_writes_its_checkpoints_and_curves(tmp_path, capsys):
+    """The main job on 3,200 real MNIST images for one epoch (the full run is quoted in README.md)."""
+    argv = ["--data-dir", str(MNIST_DIR), "--epochs", "1", "--train-subset", "3200", "--out", str(tmp_path),
+            "--no-progress"]  # fmt: skip
+    accuracy = _example("lenet_mnist").main(argv)
+    assert accuracy > 0.8
+    out = capsys.readouterr().out
+    assert "Total params: 61,706" in out and "Test accuracy" in out
+    assert (tmp_path / "checkpoints" / "best.npz").is_file() and (tmp_path / "curves.png").is_file()

@@ -1,0 +1,117 @@
+"""Train LeNet-5 on MNIST with minidl: the project's main job.
+
+    python examples/lenet_mnist.py                          # downloads MNIST to ~/.cache/minidl on first run
+    python examples/lenet_mnist.py --data-dir path/to/mnist # a folder holding the four IDX files (.gz or raw)
+
+The defaults reach >= 99.2% accuracy on the real MNIST test set in 10 epochs (the LeNet-5 paper reports
+99.05%): the modern LeNet-5 (ReLU, max-pool; the paper's 61,706 parameters), Adam with a cosine learning-rate
+schedule, and light augmentation (random rotations of up to 10 degrees, shifts of up to 2 pixels and zooms of
+up to 10%) on normalised images. It prints the model summary, one line per epoch (train and test loss and
+accuracy, time, learning rate), saves a checkpoint every epoch and the best one under ``--out``, and draws the
+loss and accuracy curves to ``--out/curves.png``. An interrupted run goes on where it stopped with ``--resume``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (see --help)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
+    parser.add_argument("--batch-size", type=int, default=64, help="images per step (default 64)")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default 2e-3 Adam, 0.05 SGD)")
+    parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="adam (default) or sgd+momentum")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder with the four MNIST files (default: $MINIDL_DATA/mnist or ~/.cache/minidl/mnist)",
+    )
+    parser.add_argument("--download", action="store_true", help="download MNIST if it is missing (default: only "
+                        "when --data-dir is not given)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling and augmentation (default 0)")
+    parser.add_argument("--threads", type=int, default=1, help="compute threads (default 1)")
+    parser.add_argument("--out", type=Path, default=Path("runs/lenet_mnist"), help="checkpoints and curves folder")
+    parser.add_argument("--device", default="cpu", help="device to train on (default cpu)")
+    parser.add_argument("--no-augment", action="store_true", help="train on the images as they are")
+    parser.add_argument("--resume", action="store_true", help="go on from the last checkpoint in --out")
+    parser.add_argument("--train-subset", type=int, default=None, help="train on the first N images (quick runs)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (the epoch lines remain)")
+    return parser.parse_args(argv)
+
+
+def pin_threads(threads: int) -> None:
+    """Set every thread pool's size; must run before NumPy or Numba is imported to take effect."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+def main(argv: list[str] | None = None) -> float:
+    """Train and evaluate; returns the final test accuracy (a fraction)."""
+    args = parse_args(argv)
+    if args.threads < 1:
+        sys.exit(f"--threads must be at least 1, got {args.threads}")
+    pin_threads(args.threads)
+
+    import minidl
+    from minidl import models, nn, optim
+    from minidl.data import DataLoader, Subset, datasets, transforms
+    from minidl.train import fit
+
+    device = minidl.Device(args.device)
+    try:
+        minidl.backend.get_backend(device)
+    except RuntimeError as err:
+        sys.exit(f"--device {args.device}: {err}")
+    minidl.manual_seed(args.seed)
+    download = args.download or args.data_dir is None
+    train_set = datasets.MNIST(args.data_dir, train=True, download=download)
+    test_set = datasets.MNIST(args.data_dir, train=False, download=download)
+    if args.train_subset is not None:
+        train_set = Subset(train_set, range(min(args.train_subset, len(train_set))))
+
+    normalize = transforms.Normalize(MNIST_MEAN, MNIST_STD)
+    augment = transforms.RandomAffine(10, translate=(0.08, 0.08), scale=(0.9, 1.1), seed=args.seed)
+    train_transform = normalize if args.no_augment else transforms.Compose([augment, normalize])
+    train_loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed, transform=train_transform)
+    test_loader = DataLoader(test_set, 1000, transform=normalize)
+
+    model = models.lenet5(num_classes=10, in_channels=1).to(device)
+    model.summary((1, 28, 28))
+    if args.optimizer == "adam":
+        optimizer = optim.Adam(model.parameters(), lr=args.lr or 2e-3)
+    else:
+        optimizer = optim.SGD(model.parameters(), lr=args.lr or 0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
+    print(f"Training on {len(train_set)} images, testing on {len(test_set)}; batch {args.batch_size}, "
+          f"{len(train_loader)} steps per epoch, {args.optimizer} lr {optimizer.param_groups[0]['lr']:g}, "
+          f"{args.threads} thread{'s' if args.threads > 1 else ''}, device {device}")  # fmt: skip
+
+    start = time.perf_counter()
+    history = fit(
+        model, train_loader, nn.CrossEntropyLoss(), optimizer, args.epochs, val_loader=test_loader,
+        scheduler=scheduler, checkpoint_dir=args.out / "checkpoints", monitor="val_acc", resume=args.resume,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    wall = time.perf_counter() - start
+    history.plot(args.out / "curves.png")
+    best = max(range(len(history.val_acc)), key=lambda i: history.val_acc[i])
+    per_epoch = sorted(history.epoch_time)[len(history.epoch_time) // 2]
+    print(
+        f"Test accuracy {history.val_acc[-1]:.2%} after {len(history.val_acc)} epochs "
+        f"(best {history.val_acc[best]:.2%} at epoch {best + 1}, saved as {args.out / 'checkpoints' / 'best.npz'})"
+    )
+    print(f"Wall time {wall:.1f} s, median {per_epoch:.1f} s per epoch; curves in {args.out / 'curves.png'}")
+    return history.val_acc[-1]
+
+
+if __name__ == "__main__":
+    main()
