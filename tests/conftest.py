@@ -26,3 +26,15 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     minidl.manual_seed(0)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """PyTorch at one thread for a test module: on small tensors its thread pool is pure overhead (tens of ms a
+    call on a busy machine), and one thread is the project's reference configuration."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

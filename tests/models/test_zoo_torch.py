@@ -16,6 +16,8 @@ from minidl import models
 from tests.models import torch_zoo as tz
 from tests.support import relative_error
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 RTOL = 1e-4
 FLIP_BOUND = 0.5  # see _compare
 
@@ -113,23 +115,14 @@ def _outputs(result) -> list:
     return list(result) if isinstance(result, tuple) else [result]
 
 
-def _torch_results(model: torch.nn.Module, x: np.ndarray, weights: list) -> dict:
-    """Outputs, input gradient and parameter gradients of sum(output_i * weight_i), in ``model``'s dtype."""
+def _results(lib, model, x: np.ndarray, weights: list) -> dict:
+    """Outputs, input gradient and parameter gradients of sum(output_i * weight_i), in ``model``'s dtype;
+    ``lib`` is ``torch`` or ``minidl`` (the two share every name used here)."""
     dtype = next(model.parameters()).dtype
-    xt = torch.from_numpy(x).to(dtype).requires_grad_(True)
+    xt = lib.from_numpy(x).to(dtype).requires_grad_(True)
     outs = _outputs(model(xt))
-    sum(torch.sum(o * torch.from_numpy(w).to(dtype)) for o, w in zip(outs, weights)).backward()
+    sum(lib.sum(o * lib.from_numpy(w).to(dtype)) for o, w in zip(outs, weights)).backward()
     found = {f"output {i}": o.detach().numpy() for i, o in enumerate(outs)} | {"input gradient": xt.grad.numpy()}
-    return found | {f"gradient of {n}": None if p.grad is None else p.grad.numpy() for n, p in model.named_parameters()}
-
-
-def _minidl_results(model: minidl.nn.Module, x: np.ndarray, weights: list) -> dict:
-    """The same as ``_torch_results`` for a minidl model."""
-    dtype = next(model.parameters()).dtype
-    xm = minidl.from_numpy(x).to(dtype).requires_grad_(True)
-    outs = _outputs(model(xm))
-    sum(minidl.sum(o * minidl.from_numpy(w).to(dtype)) for o, w in zip(outs, weights)).backward()
-    found = {f"output {i}": o.detach().numpy() for i, o in enumerate(outs)} | {"input gradient": xm.grad.numpy()}
     return found | {f"gradient of {n}": None if p.grad is None else p.grad.numpy() for n, p in model.named_parameters()}
 
 
@@ -158,14 +151,14 @@ def _compare(ours, theirs, x: np.ndarray, rng: np.random.Generator) -> None:
     with torch.no_grad():  # on a copy: a training-mode call would update the running statistics
         probe = _outputs(copy.deepcopy(theirs)(torch.from_numpy(x)))
     weights = [rng.normal(size=tuple(o.shape)).astype(np.float32) for o in probe]
-    expected, actual = _torch_results(theirs, x, weights), _minidl_results(ours, x, weights)
+    expected, actual = _results(torch, theirs, x, weights), _results(minidl, ours, x, weights)
     assert actual.keys() == expected.keys()
     for key, value in actual.items():
         assert (value is None) == (expected[key] is None), f"{key}: gradient present in one library only"
     failing = [k for k, v in actual.items() if v is not None and _error(v, expected, k) > RTOL]
     if not failing:
         return
-    exact, ours64 = _torch_results(exact_theirs, x, weights), _minidl_results(exact_ours, x, weights)
+    exact, ours64 = _results(torch, exact_theirs, x, weights), _results(minidl, exact_ours, x, weights)
     for key, value in ours64.items():
         if value is not None:
             assert _error(value, exact, key) <= 1e-7, (
@@ -175,14 +168,6 @@ def _compare(ours, theirs, x: np.ndarray, rng: np.random.Generator) -> None:
         ours_err, theirs_err = _error(actual[key], exact, key), _error(expected[key], exact, key)
         bound = max(RTOL, 4 * theirs_err, 0.0 if key.startswith("output") else FLIP_BOUND)
         assert ours_err <= bound, f"{key}: float32 error {ours_err:.3g} against float64, PyTorch's {theirs_err:.3g}"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("case", list(CASES))

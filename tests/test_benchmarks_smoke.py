@@ -1,0 +1,90 @@
+"""The ``models`` and ``training`` benchmark suites run end to end at tiny sizes and report sensible records.
+
+Nothing here judges a timing: the checks are that each suite runs, pairs minidl with the same PyTorch network
+(same weights: equal outputs, equal losses), and writes its table and JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from benchmarks import models as model_bench
+from benchmarks import training as training_bench
+from benchmarks.timing import THREAD_VARIABLES
+from tests.data import MNIST_DIR
+
+
+@pytest.fixture
+def one_torch_thread():
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_every_model_has_a_benchmark_spec():
+    from minidl.models import list_models
+
+    assert set(model_bench.SPECS) == set(list_models())
+    assert model_bench.select(None) == list_models()
+    assert model_bench.select("resnet18, lenet5") == ["lenet5", "resnet18"]  # list_models() order
+    with pytest.raises(ValueError, match="unknown"):
+        model_bench.select("lenet5,resnet7")
+
+
+@pytest.mark.parametrize("name", ["lenet5", "mobilenet_v1", "googlenet"])
+def test_twin_holds_the_same_weights_and_computes_the_same_function(name, one_torch_thread):
+    ours, theirs, _ = model_bench.build_pair(model_bench.SPECS[name])
+    case = model_bench.time_case(ours, theirs, model_bench.SPECS[name].input_shape, batch=2, repeat=1)
+    assert case["max_rel_diff"] < 1e-4
+    assert case["minidl"]["runs"] >= 1 and case["torch"]["median_s"] > 0
+
+
+def test_models_suite_runs_and_reports_both_batch_sizes(one_torch_thread):
+    text, data = model_bench.run(repeat=1, models="lenet5", fresh=False)
+    (record,) = data["models"]
+    assert record["model"] == "lenet5" and record["parameters"] == 61_706
+    assert [case["batch"] for case in record["cases"]] == [1, 32]
+    assert "| lenet5 | 1×28×28 |" in text
+
+
+def test_fresh_process_first_call_reports_its_parts():
+    result = model_bench.fresh_process_first_call(model_bench.SPECS["lenet5"])
+    assert set(result) == {"import_s", "build_s", "first_call_s", "second_call_s"}
+    assert all(v > 0 for v in result.values())
+
+
+@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"the MNIST files are not in {MNIST_DIR}")
+def test_training_suite_runs_a_few_batches_on_both_sides_alike(one_torch_thread):
+    text, data = training_bench.run(repeat=1, epochs_fraction=0.004, batch_size=32, root=MNIST_DIR, profile=True)
+    assert data["batches_timed_per_epoch"] == 8 and data["batches_per_epoch"] == 1875
+    for side in ("minidl", "torch"):
+        result = data["results"][side]
+        assert result["images_timed_per_epoch"] == 8 * 32 and len(result["samples_s"]) == 2
+        assert result["epoch_s"] > 0
+    # Same weights, same batches, same optimizer: the two libraries' losses track each other.
+    np.testing.assert_allclose(
+        data["results"]["minidl"]["mean_loss_per_epoch"], data["results"]["torch"]["mean_loss_per_epoch"], rtol=1e-3
+    )
+    assert "cProfile" in text and data["profile"]
+
+
+def test_cli_writes_markdown_and_json(tmp_path, monkeypatch, one_torch_thread):
+    from benchmarks.__main__ import main
+
+    for name in (*THREAD_VARIABLES, "OMP_WAIT_POLICY"):  # main() pins them: restore them (or their absence)
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+        if not os.environ[name]:
+            monkeypatch.delenv(name)
+    main(["models", "--models", "lenet5", "--repeat", "1", "--no-fresh", "--out", str(tmp_path)])
+    data = json.loads((tmp_path / "models-1t.json").read_text())
+    assert data["threads"] == 1 and data["models"][0]["model"] == "lenet5"
+    assert (tmp_path / "models-1t.md").read_text().startswith("# models — 1 thread")
