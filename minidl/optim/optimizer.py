@@ -249,11 +249,6 @@ def _check_param(optimizer: str, i: int, p: Any) -> None:
         raise TypeError(f"{optimizer}: can only optimize Tensors, but parameter {i} is a {type(p).__name__}")
     if not dtypes.is_floating(p.dtype):
         raise TypeError(f"{optimizer}: parameter {i} is {p.dtype.name}; only floating-point tensors can be optimized")
-    if not p.requires_grad:
-        raise ValueError(
-            f"{optimizer}: parameter {i} (shape {tuple(p.shape)}) does not require grad, so it would never move; "
-            "pass only the parameters to train, e.g. [p for p in params if p.requires_grad]"
-        )
     if not p.is_leaf:
         raise ValueError(
             f"{optimizer}: parameter {i} was made by a recorded op (it is not a leaf), so it never gets a .grad; "
