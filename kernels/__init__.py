@@ -15,6 +15,14 @@ Each kernel name has several implementations with one contract:
 (and the tests) can find them without importing the compiled ones eagerly.
 """
 
+import os
+
+# Numba's OpenMP threads spin after each parallel kernel and starve the BLAS threads (and the other way round):
+# with 2 threads on a busy 2-core machine, a 20 ms ResNet convolution took 1.3 s. Passive waiting costs a few
+# microseconds per kernel. It must be set before an OpenMP runtime starts, so here, at import; an explicit
+# OMP_WAIT_POLICY is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 IMPLEMENTATIONS: dict[str, dict[str, str]] = {
     "scatter_add": {
         "reference": "minidl_kernels.reference:scatter_add",

@@ -7,7 +7,10 @@ import os
 import numpy as np
 from minidl_kernels import IMPLEMENTATIONS
 
+from minidl.backend import memory
 from minidl.backend.kernel_table import KernelTable
+
+memory.configure_from_environment()
 
 # The fastest measured implementation of each kernel on the CPU (`python -m benchmarks kernels` measures them).
 CPU_PREFERRED = {

@@ -47,3 +47,15 @@ def test_softmax_needs_a_valid_dim():
         F.softmax(minidl.ones(2, 3), dim=2)
     with pytest.raises(ValueError, match="approximate"):
         F.gelu(minidl.ones(2), approximate="fast")
+
+
+@pytest.mark.parametrize("dtype", [minidl.float32, minidl.float64])
+def test_relu_family_backward_gives_exact_zeros_where_masked_even_for_non_finite_gradients(dtype):
+    """The fast bit-mask path must keep np.where's (and PyTorch's) semantics: 0 where the input is cut off."""
+    x = minidl.tensor([[-1.0, 2.0, 0.0], [3.0, -4.0, 7.0]], dtype=dtype, requires_grad=True)
+    g = minidl.tensor([[float("nan"), 1.0, float("inf")], [2.0, float("-inf"), -3.0]], dtype=dtype)
+    F.relu(x).backward(g)
+    np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 1.0, 0.0], [2.0, 0.0, -3.0]])
+    x.grad = None
+    F.relu6(x).backward(g)
+    np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 1.0, 0.0], [2.0, 0.0, 0.0]])
