@@ -1,7 +1,10 @@
-"""``python -m benchmarks {overhead,kernels} [--threads 1] [--repeat N] [--out DIR]``.
+"""``python -m benchmarks {overhead,kernels,ops,gemm,models,training} [--threads 1] [--repeat N] [--out DIR]``.
 
 Threads are pinned before NumPy, Numba or PyTorch is imported (1 thread is the primary comparison: see
 BENCHMARKING.md); each table is printed and written as Markdown and JSON.
+
+Suite options: ``models --models a,b,c`` (a subset of ``minidl.models.list_models()``; ``--no-fresh`` skips the
+fresh-process first calls); ``training --epochs-fraction F --batch-size 64 [--profile] [--malloc-tuned]``.
 """
 
 from __future__ import annotations
@@ -16,29 +19,70 @@ SUITES = {
     "kernels": "kernel implementations side by side, and Numba first-call times",
     "ops": "conv, pooling and batch norm on the course's shapes vs PyTorch, kernels side by side, memory",
     "gemm": "our Numba GEMM vs NumPy's BLAS, and im2col/col2im implementations",
+    "models": "forward time of every minidl.models model vs the same network in PyTorch, and first calls",
+    "training": "one LeNet-5 training epoch on MNIST (Adam, batch 64) vs PyTorch",
 }
+# Timed rounds per case when --repeat is not given (for training: steady-state epochs after the first).
+DEFAULT_REPEAT = {"models": 20, "training": 2}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("suite", choices=list(SUITES), help="; ".join(f"{k}: {v}" for k, v in SUITES.items()))
     parser.add_argument("--threads", type=int, default=1, help="threads for every pool (default 1)")
-    parser.add_argument("--repeat", type=int, default=200, help="timed rounds per case (default 200)")
+    parser.add_argument(
+        "--repeat", type=int, default=None,
+        help="timed rounds per case (default 200; models: 20, fewer for slow models; training: steady epochs, 2)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="where to write results")
+    parser.add_argument("--models", default=None, help="models suite: comma-separated model names (default: all)")
+    parser.add_argument(
+        "--no-fresh", dest="fresh", action="store_false", help="models suite: skip the fresh-process first calls"
+    )
+    parser.add_argument(
+        "--epochs-fraction", type=float, default=1.0,
+        help="training suite: time this share of each epoch's batches and extrapolate (default 1: full epochs)",
+    )  # fmt: skip
+    parser.add_argument("--batch-size", type=int, default=64, help="training suite: batch size (default 64)")
+    parser.add_argument(
+        "--profile", action="store_true", help="training suite: append a cProfile table of minidl training steps"
+    )
+    parser.add_argument(
+        "--malloc-tuned", action="store_true",
+        help="training suite: glibc malloc keeps freed memory in both workers (written as training-<n>t-malloc-tuned)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    repeat = args.repeat if args.repeat is not None else DEFAULT_REPEAT.get(args.suite, 200)
 
     pin_threads(args.threads)
-    from benchmarks import gemm, kernels, ops, overhead, report
+    from benchmarks import gemm, kernels, models, ops, overhead, report, training
     from benchmarks.timing import pin_torch_threads
 
-    suites = {"overhead": overhead.run, "kernels": kernels.run, "ops": ops.run, "gemm": gemm.run}
+    suites = {
+        "overhead": lambda: overhead.run(repeat),
+        "kernels": lambda: kernels.run(repeat),
+        "ops": lambda: ops.run(repeat),
+        "gemm": lambda: gemm.run(repeat),
+        "models": lambda: models.run(repeat, models=args.models, fresh=args.fresh),
+        "training": lambda: training.run(
+            repeat,
+            epochs_fraction=args.epochs_fraction,
+            batch_size=args.batch_size,
+            profile=args.profile,
+            threads=args.threads,
+            malloc_tuned=args.malloc_tuned,
+        ),
+    }
     pin_torch_threads(args.threads)
-    table, data = suites[args.suite](args.repeat)
+    table, data = suites[args.suite]()
     title = f"{args.suite} — {args.threads} thread{'s' if args.threads > 1 else ''}"
+    name = f"{args.suite}-{args.threads}t"
+    if args.suite == "training" and args.malloc_tuned:
+        title, name = f"{title}, glibc malloc tuned", f"{name}-malloc-tuned"
     print(f"## {title}\n\n{table}")
     data["threads"] = args.threads
-    report.write(args.out, f"{args.suite}-{args.threads}t", title, table, data)
-    print(f"\n(written to {args.out}/{args.suite}-{args.threads}t.md and .json)")
+    report.write(args.out, name, title, table, data)
+    print(f"\n(written to {args.out}/{name}.md and .json)")
 
 
 if __name__ == "__main__":

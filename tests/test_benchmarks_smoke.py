@@ -19,15 +19,7 @@ from benchmarks import training as training_bench
 from benchmarks.timing import THREAD_VARIABLES
 from tests.data import MNIST_DIR
 
-
-@pytest.fixture
-def one_torch_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def test_every_model_has_a_benchmark_spec():
@@ -41,14 +33,14 @@ def test_every_model_has_a_benchmark_spec():
 
 
 @pytest.mark.parametrize("name", ["lenet5", "mobilenet_v1", "googlenet"])
-def test_twin_holds_the_same_weights_and_computes_the_same_function(name, one_torch_thread):
+def test_twin_holds_the_same_weights_and_computes_the_same_function(name):
     ours, theirs, _ = model_bench.build_pair(model_bench.SPECS[name])
     case = model_bench.time_case(ours, theirs, model_bench.SPECS[name].input_shape, batch=2, repeat=1)
     assert case["max_rel_diff"] < 1e-4
     assert case["minidl"]["runs"] >= 1 and case["torch"]["median_s"] > 0
 
 
-def test_models_suite_runs_and_reports_both_batch_sizes(one_torch_thread):
+def test_models_suite_runs_and_reports_both_batch_sizes():
     text, data = model_bench.run(repeat=1, models="lenet5", fresh=False)
     (record,) = data["models"]
     assert record["model"] == "lenet5" and record["parameters"] == 61_706
@@ -63,7 +55,7 @@ def test_fresh_process_first_call_reports_its_parts():
 
 
 @pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"the MNIST files are not in {MNIST_DIR}")
-def test_training_suite_runs_a_few_batches_on_both_sides_alike(one_torch_thread):
+def test_training_suite_runs_a_few_batches_on_both_sides_alike():
     text, data = training_bench.run(repeat=1, epochs_fraction=0.004, batch_size=32, root=MNIST_DIR, profile=True)
     assert data["batches_timed_per_epoch"] == 8 and data["batches_per_epoch"] == 1875
     for side in ("minidl", "torch"):
@@ -77,7 +69,7 @@ def test_training_suite_runs_a_few_batches_on_both_sides_alike(one_torch_thread)
     assert "cProfile" in text and data["profile"]
 
 
-def test_cli_writes_markdown_and_json(tmp_path, monkeypatch, one_torch_thread):
+def test_cli_writes_markdown_and_json(tmp_path, monkeypatch):
     from benchmarks.__main__ import main
 
     for name in (*THREAD_VARIABLES, "OMP_WAIT_POLICY"):  # main() pins them: restore them (or their absence)
@@ -88,3 +80,8 @@ def test_cli_writes_markdown_and_json(tmp_path, monkeypatch, one_torch_thread):
     data = json.loads((tmp_path / "models-1t.json").read_text())
     assert data["threads"] == 1 and data["models"][0]["model"] == "lenet5"
     assert (tmp_path / "models-1t.md").read_text().startswith("# models — 1 thread")
+
+
+def test_training_worker_failure_is_reported_with_its_error(tmp_path):
+    with pytest.raises(RuntimeError, match="minidl training worker exited"):
+        training_bench.run(repeat=1, epochs_fraction=0.001, root=tmp_path)  # no MNIST files there
