@@ -22,41 +22,23 @@ import os
 import sys
 import time
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
-
-
-def pin_threads(threads: int | None) -> None:
-    """Limit every thread pool (OpenMP, OpenBLAS, MKL, Numba) to ``threads`` (None: leave them alone). The pools
-    read these variables when they start, so this only takes effect before NumPy and Numba are imported."""
-    if threads is not None:
-        for name in THREAD_VARIABLES:
-            os.environ[name] = str(threads)
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
-def threads_flag(argv: list[str]) -> int | None:
-    """The value of ``--threads N`` / ``--threads=N`` in ``argv``, if any (argparse checks it properly later)."""
-    for i, arg in enumerate(argv):
-        value = argv[i + 1] if arg == "--threads" and i + 1 < len(argv) else arg.partition("--threads=")[2]
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return None
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the examples' shared _threads.py
+from _threads import limit_numba_threads, pin_threads, threads_flag
 
 if __name__ == "__main__":  # before NumPy and Numba start their thread pools
     pin_threads(threads_flag(sys.argv[1:]))
 
-import datetime  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import datetime
+from pathlib import Path
+from typing import Any
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import minidl  # noqa: E402
-from minidl import nn, optim  # noqa: E402
-from minidl.data import DataLoader, Subset, datasets, transforms  # noqa: E402
-from minidl.models import ImageClassifier, get_model, list_models  # noqa: E402
-from minidl.train import evaluate, fit  # noqa: E402
+import minidl
+from minidl import nn, optim
+from minidl.data import DataLoader, Subset, datasets, transforms
+from minidl.models import ImageClassifier, get_model, list_models
+from minidl.train import evaluate, fit
 
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST's pixel mean and standard deviation (training set)
 
@@ -187,15 +169,6 @@ def append_row(path: Path, row: dict[str, str]) -> None:
     lines.append("| " + " | ".join(row[c].replace("|", "/") for c in COLUMNS) + " |")
     with path.open("a", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
-
-
-def limit_numba_threads(threads: int | None) -> None:
-    """Apply ``--threads`` to Numba when it started before ``pin_threads`` could run (``main()`` called from
-    Python); NumPy's BLAS keeps the threads it started with."""
-    if threads is not None:
-        import numba
-
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

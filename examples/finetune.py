@@ -35,38 +35,20 @@ import os
 import sys
 import time
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
-
-
-def pin_threads(threads: int | None) -> None:
-    """Limit every thread pool (OpenMP, OpenBLAS, MKL, Numba) to ``threads`` (None: leave them alone). The pools
-    read these variables when they start, so this only takes effect before NumPy and Numba are imported."""
-    if threads is not None:
-        for name in THREAD_VARIABLES:
-            os.environ[name] = str(threads)
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
-def threads_flag(argv: list[str]) -> int | None:
-    """The value of ``--threads N`` / ``--threads=N`` in ``argv``, if any (argparse checks it properly later)."""
-    for i, arg in enumerate(argv):
-        value = argv[i + 1] if arg == "--threads" and i + 1 < len(argv) else arg.partition("--threads=")[2]
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return None
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the examples' shared _threads.py
+from _threads import limit_numba_threads, pin_threads, threads_flag
 
 if __name__ == "__main__":  # before NumPy and Numba start their thread pools
     pin_threads(threads_flag(sys.argv[1:]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import minidl  # noqa: E402
-from minidl import nn, optim  # noqa: E402
-from minidl.data import DataLoader, TensorDataset, datasets  # noqa: E402
-from minidl.models import LeNet5, lenet5  # noqa: E402
-from minidl.nn import Parameter  # noqa: E402
-from minidl.train import evaluate, fit  # noqa: E402
+import minidl
+from minidl import nn, optim
+from minidl.data import DataLoader, TensorDataset, datasets
+from minidl.models import LeNet5, lenet5
+from minidl.nn import Parameter
+from minidl.train import evaluate, fit
 
 OLD_DIGITS = (0, 1, 2, 3, 4)  # the pre-training task
 NEW_DIGITS = (5, 6, 7, 8, 9)  # the fine-tuning task
@@ -229,15 +211,6 @@ def from_scratch(data: TensorDataset, test: TensorDataset, args: argparse.Namesp
     model = lenet5(num_classes=len(NEW_DIGITS))
     train(model, data, sgd(list(model.parameters()), args.lr), args.finetune_epochs, args.batch_size, args.seed)
     return test_accuracy(model, test)
-
-
-def limit_numba_threads(threads: int | None) -> None:
-    """Apply ``--threads`` to Numba when it started before ``pin_threads`` could run (``main()`` called from
-    Python); NumPy's BLAS keeps the threads it started with."""
-    if threads is not None:
-        import numba
-
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, float]]:

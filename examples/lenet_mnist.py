@@ -19,6 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the examples' shared _threads.py
+from _threads import limit_numba_threads, pin_threads
+
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
@@ -48,18 +51,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def pin_threads(threads: int) -> None:
-    """Set every thread pool's size; must run before NumPy or Numba is imported to take effect."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = str(threads)
-
-
 def main(argv: list[str] | None = None) -> float:
     """Train and evaluate; returns the final test accuracy (a fraction)."""
     args = parse_args(argv)
     if args.threads < 1:
         sys.exit(f"--threads must be at least 1, got {args.threads}")
-    pin_threads(args.threads)
+    pin_threads(args.threads)  # before minidl imports NumPy and Numba, when run as a script
+    if "numba" in sys.modules:  # main() called from Python after Numba started
+        limit_numba_threads(args.threads)
 
     import minidl
     from minidl import models, nn, optim

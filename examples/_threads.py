@@ -1,0 +1,37 @@
+"""Thread settings shared by the examples (``--threads N``).
+
+Every thread pool (OpenMP, OpenBLAS, MKL, Numba) reads its size from the environment when it starts, so a script
+pins them from its command line before NumPy and Numba are imported; ``limit_numba_threads`` covers the case
+where they started first (``main()`` called from Python, as the tests do).
+"""
+
+from __future__ import annotations
+
+import os
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def pin_threads(threads: int | None) -> None:
+    """Limit every thread pool to ``threads`` (None: leave them alone); only effective before they start."""
+    if threads is not None:
+        for name in THREAD_VARIABLES:
+            os.environ[name] = str(threads)
+
+
+def threads_flag(argv: list[str]) -> int | None:
+    """The value of ``--threads N`` / ``--threads=N`` in ``argv``, if any (argparse checks it properly later)."""
+    for i, arg in enumerate(argv):
+        value = argv[i + 1] if arg == "--threads" and i + 1 < len(argv) else arg.partition("--threads=")[2]
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
+def limit_numba_threads(threads: int | None) -> None:
+    """Apply ``threads`` to Numba when it started before ``pin_threads`` could run; NumPy's BLAS keeps the
+    threads it started with."""
+    if threads is not None:
+        import numba
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
