@@ -20,6 +20,7 @@ switch for the whole process, not one per thread as in PyTorch.
 from __future__ import annotations
 
 import functools
+import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -28,34 +29,39 @@ if TYPE_CHECKING:
 
 # ---------------------------------------------------------------------------------------------------- grad mode
 
-_grad_enabled = True
+class _GradState(threading.local):
+    """Per thread, as in PyTorch: a ``no_grad`` block in one thread (a data-loading thread, say) must not turn
+    recording off in another."""
+
+    enabled = True
+
+
+_grad_state = _GradState()
 
 
 def is_grad_enabled() -> bool:
-    """Whether ops record the graph now."""
-    return _grad_enabled
+    """Whether ops record the graph now (in this thread)."""
+    return _grad_state.enabled
 
 
 class set_grad_enabled:
-    """Turn graph recording on or off: as a call, a context manager (restores on exit) or a decorator."""
+    """Turn graph recording on or off in this thread: as a call, a context manager (restores on exit) or a
+    decorator."""
 
     def __init__(self, mode: bool):
-        global _grad_enabled
-        self._previous = _grad_enabled
+        self._previous = _grad_state.enabled
         self._mode = bool(mode)
-        _grad_enabled = self._mode
+        _grad_state.enabled = self._mode
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, *exc: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self._previous
+        _grad_state.enabled = self._previous
 
     def __call__(self, fn: Callable) -> Callable:
         # Used as a decorator: the constructor already switched the mode, so switch it back now.
-        global _grad_enabled
-        _grad_enabled = self._previous
+        _grad_state.enabled = self._previous
         mode = self._mode
 
         @functools.wraps(fn)
@@ -72,13 +78,11 @@ class _GradMode:
     mode = True
 
     def __enter__(self) -> None:
-        global _grad_enabled
-        self._previous = _grad_enabled
-        _grad_enabled = self.mode
+        self._previous = _grad_state.enabled
+        _grad_state.enabled = self.mode
 
     def __exit__(self, *exc: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self._previous
+        _grad_state.enabled = self._previous
 
     def __call__(self, fn: Callable) -> Callable:
         mode_cls = type(self)
@@ -149,7 +153,7 @@ class Function:
         result = first._make(out, backend)
         if cls.is_view:
             result._version = first._version
-        if _grad_enabled:
+        if _grad_state.enabled:
             needs = tuple([t._requires_grad for t in inputs])
             if True in needs:
                 fn.inputs = inputs

@@ -281,7 +281,7 @@ class Tensor:
 
     # ----------------------------------------------------------------------------------------- in-place ops
     def _check_inplace(self, op: str, value: Any = None) -> None:
-        if not autograd._grad_enabled:
+        if not autograd._grad_state.enabled:
             return
         if self._requires_grad:
             if self._node is None:

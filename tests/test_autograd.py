@@ -245,3 +245,29 @@ def test_integer_results_never_require_grad():
     assert not x.argmax().requires_grad
     assert not (x > 0).requires_grad
     assert not x.long().requires_grad
+
+
+def test_grad_mode_is_per_thread():
+    """A no_grad block in another thread (a data-loading thread) leaves this thread recording, as in PyTorch."""
+    import threading
+
+    inside, release = threading.Event(), threading.Event()
+
+    def worker():
+        with minidl.no_grad():
+            inside.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    inside.wait(5)
+    x = minidl.ones(2, requires_grad=True)
+    assert minidl.is_grad_enabled() and (x * 2).requires_grad
+    release.set()
+    thread.join()
+    with minidl.no_grad():
+        seen = []
+        t = threading.Thread(target=lambda: seen.append(minidl.is_grad_enabled()))
+        t.start()
+        t.join()
+        assert seen == [True] and not minidl.is_grad_enabled()
