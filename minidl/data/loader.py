@@ -11,6 +11,7 @@ datasets), else by stacking ``dataset[i]`` (see ``minidl.data.dataset.fetch``).
 
 from __future__ import annotations
 
+import json
 import math
 import queue
 import threading
@@ -20,6 +21,7 @@ import numpy as np
 
 from minidl import random as _random
 from minidl.data.dataset import fetch
+from minidl.data.transforms import Compose, RandomTransform
 from minidl.tensor import Tensor, from_numpy
 
 _DONE = object()
@@ -74,6 +76,39 @@ class DataLoader:
     def __len__(self) -> int:
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The state a resumed run needs beyond the epoch: the generators of the random transforms (the loader's
+        ``transform`` and the dataset's), as JSON text (their 128-bit integers stay exact in any file format)."""
+        states = [t.generator.bit_generator.state for t in self._random_transforms()]
+        return {"epoch": self.epoch, "transform_generators": json.dumps(states)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned (from a loader built with the same transforms)."""
+        states = json.loads(str(state["transform_generators"]))
+        transforms = self._random_transforms()
+        if len(states) != len(transforms):
+            raise ValueError(
+                f"DataLoader.load_state_dict: the state holds {len(states)} random-transform generators, this "
+                f"loader has {len(transforms)} random transforms"
+            )
+        for transform, saved in zip(transforms, states):
+            transform.generator.bit_generator.state = saved
+        self.epoch = int(state["epoch"])
+
+    def _random_transforms(self) -> list[RandomTransform]:
+        """Every ``RandomTransform`` reachable from the loader's and the dataset's transforms (into Compose)."""
+        found: list[RandomTransform] = []
+
+        def walk(t: Any) -> None:
+            if isinstance(t, RandomTransform):
+                found.append(t)
+            for inner in getattr(t, "transforms", ()) if isinstance(t, Compose) else ():
+                walk(inner)
+
+        walk(self.transform)
+        walk(getattr(self.dataset, "transform", None))
+        return found
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next ``iter()`` produce epoch ``epoch`` (its shuffled order, with a ``seed``)."""

@@ -24,6 +24,8 @@ def to_tensor(value: Any, like: Tensor | None) -> Tensor:
     arrays take ``like``'s dtype (float32 without ``like``), integer ones (labels) keep theirs."""
     if isinstance(value, Tensor):
         out = value
+        if like is not None and dtypes.is_floating(out.dtype) and out.dtype != like.dtype:
+            out = out.to(dtype=like.dtype)  # float32 batches into a float64 model, as arrays are cast
     else:
         array = np.asarray(value)
         if array.dtype == object:

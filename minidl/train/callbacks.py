@@ -34,6 +34,7 @@ class FitState:
     epochs: int
     callbacks: list[Callback] = field(default_factory=list)
     print_fn: Callable[[str], None] | None = print
+    train_loader: Any = None
     start_epoch: int = 0
     epoch: int = 0
     logs: dict[str, float] = field(default_factory=dict)
@@ -108,11 +109,18 @@ class EarlyStopping(Callback):
         self.min_delta = abs(float(min_delta))
         self.mode = resolve_mode(mode, self.monitor)
         self.restore_best_weights = restore_best_weights
+        self._reset()
+
+    def _reset(self) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch = 0  # 1-based; 0 before any epoch
         self.wait = 0
         self.stopped_epoch = 0
         self.best_weights: dict[str, np.ndarray] | None = None
+
+    def on_train_begin(self, state: FitState) -> None:
+        if state.start_epoch == 0:  # a new run (a resumed one has its state restored): forget any earlier fit
+            self._reset()
 
     def _improved(self, value: float) -> bool:
         if self.mode == "min":

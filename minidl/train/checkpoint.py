@@ -4,7 +4,8 @@ A checkpoint is one ``.npz`` file (written by ``minidl.save``) holding a dict::
 
     {"format": "minidl.train.checkpoint/1", "epoch": epochs done, "model": state dict,
      "optimizer": state dict, "scheduler": state dict or None, "history": History.state_dict(),
-     "callbacks": {"<index>.<class name>": state dict, ...}, "rng": the global generator's state (JSON)}
+     "callbacks": {"<index>.<class name>": state dict, ...}, "rng": the global generator's state (JSON),
+     "loader": the training loader's state_dict() (its augmentation generators), or None}
 
 ``ModelCheckpoint`` writes ``epoch_0001.npz``, ``epoch_0002.npz``... into its folder after every epoch, and a
 copy of the best one as ``best.npz``. Resuming restores all of it, so a run interrupted and resumed ends with
@@ -102,7 +103,13 @@ def capture(state: FitState) -> dict[str, Any]:
         "callbacks": callbacks,
         # JSON text: the generator's 128-bit integers stay exact whatever the file format does with ints.
         "rng": json.dumps(random.generator().bit_generator.state),
+        # The loader's own random state (its augmentation generators), when it keeps one.
+        "loader": _loader_state(state.train_loader),
     }
+
+
+def _loader_state(loader: Any) -> Any:
+    return loader.state_dict() if callable(getattr(loader, "state_dict", None)) else None
 
 
 def restore(state: FitState, checkpoint: dict[str, Any]) -> int:
@@ -114,6 +121,8 @@ def restore(state: FitState, checkpoint: dict[str, Any]) -> int:
     state.history.load_state_dict(checkpoint["history"])
     _restore_callbacks(state.callbacks, checkpoint.get("callbacks") or {})
     random.generator().bit_generator.state = json.loads(str(checkpoint["rng"]))
+    if checkpoint.get("loader") is not None and callable(getattr(state.train_loader, "load_state_dict", None)):
+        state.train_loader.load_state_dict(checkpoint["loader"])
     return int(checkpoint["epoch"])
 
 
@@ -193,14 +202,19 @@ class ModelCheckpoint(Callback):
         if keep_last is not None and (isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1):
             raise ValueError(f"ModelCheckpoint: keep_last must be None or an integer >= 1, got {keep_last!r}")
         self.directory = Path(directory)
-        self.monitor = None if monitor is None else metric_key(monitor)
-        self._mode = mode
-        self.mode = None if self.monitor is None else resolve_mode(mode, self.monitor)
+        self._monitor, self._mode = None if monitor is None else metric_key(monitor), mode
         self.keep_last = keep_last
+        self._reset()
+
+    def _reset(self) -> None:
+        self.monitor = self._monitor
+        self.mode = None if self.monitor is None else resolve_mode(self._mode, self.monitor)
         self.best = math.nan
         self.best_epoch = 0
 
     def on_train_begin(self, state: FitState) -> None:
+        if state.start_epoch == 0:  # a new run (a resumed one has its state restored): forget any earlier fit
+            self._reset()
         stale = [path for epoch, path in epoch_files(self.directory).items() if epoch > state.start_epoch]
         best = self.directory / BEST_NAME
         if state.start_epoch == 0 and best.exists():

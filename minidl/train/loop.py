@@ -207,8 +207,11 @@ def _checkpoint_callbacks(
         if savers:
             raise ValueError("fit: pass either checkpoint_dir= or a ModelCheckpoint callback, not both")
         savers = [ckpt.ModelCheckpoint(checkpoint_dir, monitor=monitor)]
-    elif monitor is not None and not savers:
-        raise ValueError("fit: monitor= picks the best checkpoint, so it needs checkpoint_dir=")
+    elif monitor is not None:
+        raise ValueError(
+            "fit: monitor= picks the best checkpoint of checkpoint_dir=; with your own ModelCheckpoint, set its "
+            "monitor instead" if savers else "fit: monitor= picks the best checkpoint, so it needs checkpoint_dir="
+        )
     return [c for c in callbacks if not isinstance(c, ckpt.ModelCheckpoint)] + savers
 
 
@@ -269,6 +272,7 @@ def fit(
         epochs=epochs,
         callbacks=_checkpoint_callbacks(callbacks, checkpoint_dir, monitor),
         print_fn=print_fn,
+        train_loader=train_loader,
     )
     if resume is not False and resume is not None:
         state.start_epoch = _resume(state, resume)

@@ -24,6 +24,8 @@ def accuracy_counts(output: Any, target: Any) -> tuple[int, int] | None:
     counted is N·d1·... (one prediction per sample, or per pixel for dense outputs). Floating-point targets
     (regression, soft labels) are not counted: they say nothing certain about a class.
     """
+    if isinstance(output, tuple) and output:  # (logits, auxiliary outputs...), as GoogLeNet's in training
+        output = output[0]
     out, tgt = _as_array(output), _as_array(target)
     if out.ndim < 2 or not np.issubdtype(tgt.dtype, np.integer) or out.shape[:1] + out.shape[2:] != tgt.shape:
         return None

@@ -137,3 +137,30 @@ def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
     minidl.io.save({"w": np.zeros(2)}, path)
     with pytest.raises(ValueError, match="not a checkpoint written by minidl.train.fit"):
         run(2, tmp_path, resume=True)
+
+
+def _augmented_run(epochs: int, folder, resume=False):
+    """A small conv net fed by the real DataLoader with a seeded random augmentation (its own generator)."""
+    from minidl.data import DataLoader, TensorDataset, transforms
+
+    minidl.manual_seed(0)
+    rng = np.random.default_rng(1)
+    images = rng.random((48, 1, 8, 8)).astype(np.float32)
+    labels = (images.mean(axis=(1, 2, 3)) > 0.5).astype(np.int64)
+    augment = transforms.Compose(
+        [transforms.RandomAffine(15, translate=(0.1, 0.1), seed=3), transforms.Normalize(0.5, 0.3)]
+    )
+    loader = DataLoader(TensorDataset(images, labels), 8, shuffle=True, seed=2, transform=augment, prefetch=0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+    optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9)
+    fit(model, loader, LOSS, optimizer, epochs, checkpoint_dir=folder, resume=resume, progress=False, print_fn=None)
+    return model
+
+
+def test_resuming_with_augmentation_equals_an_uninterrupted_run(tmp_path):
+    """The augmentation's own generator is part of the checkpoint (DataLoader.state_dict), so the resumed
+    epochs see the same random transforms as an uninterrupted run."""
+    straight = _augmented_run(4, tmp_path / "straight")
+    _augmented_run(2, tmp_path / "interrupted")
+    resumed = _augmented_run(4, tmp_path / "interrupted", resume=True)
+    assert_same_weights(weights(resumed), weights(straight))

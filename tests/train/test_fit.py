@@ -231,3 +231,57 @@ def test_resume_without_a_checkpoint_names_the_folder(tmp_path):
         quiet_fit(model, ArrayLoader(*blobs(8), 4), SGD(model.parameters(), lr=0.1), 1, resume=True)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         quiet_fit(model, ArrayLoader(*blobs(8), 4), SGD(model.parameters(), lr=0.1), 1, resume=folder / "x.npz")
+
+
+def test_tensor_batches_follow_a_float64_model():
+    """The real DataLoader yields float32 Tensors; a float64 model (for checking) gets them cast, as arrays are."""
+    from minidl.data import DataLoader, TensorDataset
+
+    x, y = blobs(32)
+    model = mlp().double()
+    history = quiet_fit(model, DataLoader(TensorDataset(x, y), 8), SGD(model.parameters(), lr=0.1), 1)
+    assert np.isfinite(history.train_loss[0])
+
+
+def test_callbacks_start_afresh_in_a_second_fit(tmp_path):
+    """EarlyStopping and ModelCheckpoint forget an earlier fit's best (as Keras resets them)."""
+    from minidl.train import EarlyStopping, ModelCheckpoint
+
+    train, val = loaders()
+    model = mlp()
+    stopper = EarlyStopping("val_loss", patience=1)
+    saver = ModelCheckpoint(tmp_path)
+    for _ in range(2):
+        opt = SGD(model.parameters(), lr=0.05)
+        fit(model, train, LOSS, opt, 2, val_loader=val, callbacks=[stopper, saver], progress=False, print_fn=None)
+        assert stopper.best_epoch >= 1 and (tmp_path / "best.npz").is_file()
+    assert saver.best_epoch in (1, 2)
+
+
+def test_models_returning_a_tuple_train_and_report_the_first_outputs_accuracy():
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = mlp()
+
+        def forward(self, x):
+            out = self.body(x)
+            return out, out * 0.5
+
+    def loss(outputs, y):
+        return LOSS(outputs[0], y) + 0.3 * LOSS(outputs[1], y)
+
+    train, _ = loaders()
+    model = TwoHeads()
+    history = fit(model, train, loss, SGD(model.parameters(), lr=0.1), 2, progress=False, print_fn=None)
+    assert 0.0 <= history.train_acc[-1] <= 1.0
+
+
+def test_monitor_with_an_own_model_checkpoint_is_refused(tmp_path):
+    from minidl.train import ModelCheckpoint
+
+    train, _ = loaders()
+    model = mlp()
+    with pytest.raises(ValueError, match="set its monitor instead"):
+        fit(model, train, LOSS, SGD(model.parameters(), lr=0.1), 1, callbacks=[ModelCheckpoint(tmp_path)],
+            monitor="train_loss", progress=False, print_fn=None)  # fmt: skip
