@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from minidl.nn import init
+from minidl.nn.layers.conv import Conv2d
 from minidl.nn.layers.linear import Linear
+from minidl.nn.layers.normalization import BatchNorm2d
 from minidl.nn.module import Module
 from minidl.nn.parameter import Parameter
 from minidl.tensor import Tensor
@@ -72,3 +75,19 @@ def check_classifier_args(name: str, num_classes: int, in_channels: int) -> None
     for arg, value in (("num_classes", num_classes), ("in_channels", in_channels)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}: {arg} must be a positive integer, got {value!r}")
+
+
+def init_fan_out(model: Module) -> None:
+    """torchvision's initialisation of VGG and MobileNet: Kaiming-normal convolutions (fan_out, ReLU gain), batch
+    norm weight 1 and bias 0, N(0, 0.01) linear weights, zero biases."""
+    for m in model.modules():
+        if isinstance(m, Conv2d):
+            init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                init.zeros_(m.bias)
+        elif isinstance(m, BatchNorm2d):
+            init.ones_(m.weight)
+            init.zeros_(m.bias)
+        elif isinstance(m, Linear):
+            init.normal_(m.weight, 0.0, 0.01)
+            init.zeros_(m.bias)

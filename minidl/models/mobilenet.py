@@ -14,8 +14,7 @@ resolution for MNIST and CIFAR; without it inputs from 32×32 work with a 1×1 f
 
 from __future__ import annotations
 
-from minidl.models.base import ImageClassifier, check_classifier_args
-from minidl.nn import init
+from minidl.models.base import ImageClassifier, check_classifier_args, init_fan_out
 from minidl.nn.containers import Sequential
 from minidl.nn.layers.activation import ReLU, ReLU6
 from minidl.nn.layers.conv import Conv2d
@@ -51,22 +50,6 @@ def make_divisible(value: float, divisor: int = 8) -> int:
     return rounded + divisor if rounded < 0.9 * value else rounded
 
 
-def _init_conv_bn_linear(model: Module) -> None:
-    """torchvision's MobileNet initialisation: Kaiming-normal (fan_out) convolutions, BN 1 and 0, N(0, 0.01)
-    linear weights, zero biases."""
-    for m in model.modules():
-        if isinstance(m, Conv2d):
-            init.kaiming_normal_(m.weight, mode="fan_out")
-            if m.bias is not None:
-                init.zeros_(m.bias)
-        elif isinstance(m, BatchNorm2d):
-            init.ones_(m.weight)
-            init.zeros_(m.bias)
-        elif isinstance(m, Linear):
-            init.normal_(m.weight, 0.0, 0.01)
-            init.zeros_(m.bias)
-
-
 class MobileNetV1(ImageClassifier):
     """MobileNet v1: ``features`` (stem conv_bn_act, then one Sequential(depthwise, pointwise) per block),
     global average pooling, ``classifier`` (Linear)."""
@@ -88,7 +71,7 @@ class MobileNetV1(ImageClassifier):
         self.avgpool = AdaptiveAvgPool2d(1)
         self.dropout = Dropout(dropout)
         self.classifier = Linear(width, num_classes)
-        _init_conv_bn_linear(self)
+        init_fan_out(self)
 
     def forward_features(self, x: Tensor) -> Tensor:
         """x: (N, in_channels, H, W) -> (N, 1024 α, H/32, W/32)."""
@@ -149,7 +132,7 @@ class MobileNetV2(ImageClassifier):
         self.features = Sequential(*layers)
         self.avgpool = AdaptiveAvgPool2d(1)
         self.classifier = Sequential(Dropout(dropout), Linear(self.last_channel, num_classes))
-        _init_conv_bn_linear(self)
+        init_fan_out(self)
 
     def forward_features(self, x: Tensor) -> Tensor:
         """x: (N, in_channels, H, W) -> (N, 1280, H/32, W/32)."""

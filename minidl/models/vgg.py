@@ -10,8 +10,7 @@ classifier into convolutions (the 1×1-convolution view of FC layers).
 
 from __future__ import annotations
 
-from minidl.models.base import ImageClassifier, check_classifier_args
-from minidl.nn import init
+from minidl.models.base import ImageClassifier, check_classifier_args, init_fan_out
 from minidl.nn.containers import Sequential
 from minidl.nn.layers.activation import ReLU
 from minidl.nn.layers.conv import Conv2d
@@ -48,8 +47,8 @@ def make_features(config: list, in_channels: int, batch_norm: bool) -> Sequentia
 
 class VGG(ImageClassifier):
     """VGG: ``features`` (from ``make_features``), ``avgpool`` (adaptive, 7×7), ``classifier`` (FC 4096, ReLU,
-    dropout, FC 4096, ReLU, dropout, FC num_classes = ``classifier.6``). Initialised as torchvision does:
-    Kaiming-normal (fan_out) convolutions, N(0, 0.01) linear weights, zero biases."""
+    dropout, FC 4096, ReLU, dropout, FC num_classes = ``classifier.6``). Initialised as torchvision does
+    (``init_fan_out``)."""
 
     classifier_path = "classifier.6"
 
@@ -63,13 +62,7 @@ class VGG(ImageClassifier):
             Linear(4096, 4096), ReLU(inplace=True), Dropout(dropout),
             Linear(4096, num_classes),
         )  # fmt: skip
-        for m in self.modules():
-            if isinstance(m, Conv2d):
-                init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                init.zeros_(m.bias)
-            elif isinstance(m, Linear):
-                init.normal_(m.weight, 0.0, 0.01)
-                init.zeros_(m.bias)
+        init_fan_out(self)
 
     def forward_features(self, x: Tensor) -> Tensor:
         """x: (N, in_channels, H, W) -> (N, 512, H/32, W/32)."""
