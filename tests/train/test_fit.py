@@ -251,9 +251,14 @@ def test_callbacks_start_afresh_in_a_second_fit(tmp_path):
     model = mlp()
     stopper = EarlyStopping("val_loss", patience=1)
     saver = ModelCheckpoint(tmp_path)
-    for _ in range(2):
+    for run in range(2):
         opt = SGD(model.parameters(), lr=0.05)
-        fit(model, train, LOSS, opt, 2, val_loader=val, callbacks=[stopper, saver], progress=False, print_fn=None)
+        kwargs = {"val_loader": val, "callbacks": [stopper, saver], "progress": False, "print_fn": None}
+        if run == 0:
+            fit(model, train, LOSS, opt, 2, **kwargs)
+        else:  # the second run replaces the first run's files, and says so
+            with pytest.warns(UserWarning, match="removing 3 checkpoint file"):
+                fit(model, train, LOSS, opt, 2, **kwargs)
         assert stopper.best_epoch >= 1 and (tmp_path / "best.npz").is_file()
     assert saver.best_epoch in (1, 2)
 
