@@ -679,7 +679,7 @@ class Transform:
     """Base of the transform classes: a callable on a (C, H, W) image or an (N, C, H, W) batch."""
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define __call__")
 
     def extra_repr(self) -> str:
         """The arguments shown between the parentheses of the repr."""

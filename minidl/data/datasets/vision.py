@@ -64,7 +64,7 @@ class ImageArrayDataset(Dataset):
 
     def _nchw(self) -> np.ndarray:
         """``data`` as uint8 (N, C, H, W), a view."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define _nchw")
 
     def __len__(self) -> int:
         return len(self.data)
