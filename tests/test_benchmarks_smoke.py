@@ -12,12 +12,10 @@ import os
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-
 from benchmarks import models as model_bench
 from benchmarks import training as training_bench
 from benchmarks.timing import THREAD_VARIABLES
-from tests.data import MNIST_DIR
+from tests.data import MNIST_DIR, needs_mnist
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -54,7 +52,7 @@ def test_fresh_process_first_call_reports_its_parts():
     assert all(v > 0 for v in result.values())
 
 
-@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"the MNIST files are not in {MNIST_DIR}")
+@needs_mnist
 def test_training_suite_runs_a_few_batches_on_both_sides_alike():
     text, data = training_bench.run(repeat=1, epochs_fraction=0.004, batch_size=32, root=MNIST_DIR, profile=True)
     assert data["batches_timed_per_epoch"] == 8 and data["batches_per_epoch"] == 1875

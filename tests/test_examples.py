@@ -13,11 +13,9 @@ import pytest
 
 import minidl
 from minidl.models import list_models
-from tests.data import FASHION_DIR, MNIST_DIR, SHARED
+from tests.data import SHARED, needs_fashion, needs_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
-needs_mnist = pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"the MNIST files are not in {MNIST_DIR}")
-needs_fashion = pytest.mark.skipif(not FASHION_DIR.is_dir(), reason=f"Fashion-MNIST is not in {FASHION_DIR}")
 
 
 def load(name: str):

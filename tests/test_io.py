@@ -431,7 +431,8 @@ def test_safetensors_from_another_writer_loads_in_header_order(tmp_path):
 
 
 def test_the_safetensors_library_reads_and_writes_the_same_files(tmp_path):
-    st_numpy = pytest.importorskip("safetensors.numpy")
+    import safetensors.numpy as st_numpy  # a test dependency (the dev extra): a missing one must fail, not skip
+
     state = {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "i": np.array([1, 2], np.int8), "z": np.zeros((0,))}
     ours = tmp_path / "ours.safetensors"
     minidl.save(state, ours)

@@ -7,6 +7,7 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 # The real MNIST / Fashion-MNIST files live beside the project, in ../shared/data (never copied into the tree);
 # $MINIDL_SHARED_DATA points elsewhere. Tests that need them skip where they are absent, except under CI
@@ -16,6 +17,9 @@ MNIST_DIR = SHARED / "mnist"
 FASHION_DIR = SHARED / "fashion-mnist"
 if os.environ.get("MINIDL_REQUIRE_DATA") == "1" and not (MNIST_DIR.is_dir() and FASHION_DIR.is_dir()):
     raise RuntimeError(f"MINIDL_REQUIRE_DATA=1 but the MNIST and Fashion-MNIST folders are not in {SHARED}")
+# Why these skip: the real files are absent on this machine (never under CI, which fails above instead).
+needs_mnist = pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"the MNIST files are not in {MNIST_DIR}")
+needs_fashion = pytest.mark.skipif(not FASHION_DIR.is_dir(), reason=f"Fashion-MNIST is not in {FASHION_DIR}")
 
 
 def cifar_batch(n: int, seed: int) -> dict:

@@ -15,10 +15,15 @@ import pytest
 from minidl.data import DataLoader, Subset
 from minidl.data.datasets import CIFAR10, MNIST, DatasetNotFoundError, FashionMNIST, default_root
 from minidl.data.datasets.idx import read_idx
-from tests.data import CIFAR_FILES, FASHION_DIR, MNIST_DIR, SHARED, cifar_archive, write_cifar
-
-needs_mnist = pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"the MNIST files are not in {MNIST_DIR}")
-needs_fashion = pytest.mark.skipif(not FASHION_DIR.is_dir(), reason=f"Fashion-MNIST is not in {FASHION_DIR}")
+from tests.data import (
+    CIFAR_FILES,
+    MNIST_DIR,
+    SHARED,
+    cifar_archive,
+    needs_fashion,
+    needs_mnist,
+    write_cifar,
+)
 
 TRAIN_HISTOGRAM = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_HISTOGRAM = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -27,8 +32,7 @@ NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3
 
 @pytest.fixture(scope="module")
 def mnist_train():
-    if not MNIST_DIR.is_dir():
-        pytest.skip(f"the MNIST files are not in {MNIST_DIR}")
+    """The real training split (every test using it is marked needs_mnist)."""
     return MNIST(SHARED, train=True)
 
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from minidl.data.datasets import CIFAR10, MNIST, DownloadError, FashionMNIST, download
-from tests.data import FASHION_DIR, MNIST_DIR, cifar_archive, write_cifar
+from tests.data import FASHION_DIR, MNIST_DIR, cifar_archive, needs_fashion, needs_mnist, write_cifar
 
-pytestmark = pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"the MNIST files are not in {MNIST_DIR}")
+pytestmark = needs_mnist
 
 TEST_FILES = ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
 
@@ -132,7 +132,7 @@ def test_all_mirrors_failing_is_one_error_and_leaves_nothing(server, tmp_path, m
     assert list((tmp_path / "mnist").iterdir()) == []
 
 
-@pytest.mark.skipif(not FASHION_DIR.is_dir(), reason=f"Fashion-MNIST is not in {FASHION_DIR}")
+@needs_fashion
 def test_fashion_mnist_download_from_the_class_mirrors(server, tmp_path, monkeypatch):
     serve(server, FASHION_DIR, TEST_FILES)
     serve(server, MNIST_DIR, TEST_FILES, corrupt=(), good=("mnist",))  # right names, wrong dataset
