@@ -40,8 +40,6 @@ from minidl.data import DataLoader, Subset, datasets, transforms
 from minidl.models import ImageClassifier, get_model, list_models
 from minidl.train import evaluate, fit
 
-MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST's pixel mean and standard deviation (training set)
-
 # How each family takes 28×28 grey images (the first matching prefix of the model's name applies).
 ADAPTATIONS = {
     "lenet5": "28×28 as they are (conv1 pads them to the paper's 32×32)",
@@ -185,7 +183,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     summary = model.summary((1, side, side))
 
     steps = [transforms.Resize(side)] if side != 28 else []
-    prepare = transforms.Compose([*steps, transforms.Normalize(MEAN, STD)])
+    prepare = transforms.Compose([*steps, transforms.Normalize(datasets.FashionMNIST.mean, datasets.FashionMNIST.std)])
     train_set = subset(datasets.FashionMNIST(args.data_dir, train=True, download=args.download),
                        args.train_subset, args.seed)  # fmt: skip
     test_set = subset(datasets.FashionMNIST(args.data_dir, train=False, download=args.download),

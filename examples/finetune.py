@@ -52,7 +52,6 @@ from minidl.train import evaluate, fit
 
 OLD_DIGITS = (0, 1, 2, 3, 4)  # the pre-training task
 NEW_DIGITS = (5, 6, 7, 8, 9)  # the fine-tuning task
-MEAN, STD = 0.1307, 0.3081  # MNIST's pixel mean and standard deviation
 PRETRAIN_LR, PRETRAIN_BATCH = 0.05, 64
 
 
@@ -116,7 +115,7 @@ def digit_dataset(
         chosen.append(index)
         labels.append(np.full(len(index), label, dtype=np.int64))
     order = np.concatenate(chosen)
-    images = (mnist.data[order, None].astype(np.float32) / 255 - MEAN) / STD  # uint8 (N, 28, 28) -> (N, 1, 28, 28)
+    images = (mnist.data[order, None].astype(np.float32) / 255 - datasets.MNIST.mean) / datasets.MNIST.std
     return TensorDataset(images.astype(np.float32), np.concatenate(labels))
 
 

@@ -22,8 +22,6 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the examples' shared _threads.py
 from _threads import limit_numba_threads, pin_threads
 
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (see --help)."""
@@ -77,7 +75,7 @@ def main(argv: list[str] | None = None) -> float:
     if args.train_subset is not None:
         train_set = Subset(train_set, range(min(args.train_subset, len(train_set))))
 
-    normalize = transforms.Normalize(MNIST_MEAN, MNIST_STD)
+    normalize = transforms.Normalize(datasets.MNIST.mean, datasets.MNIST.std)
     augment = transforms.RandomAffine(10, translate=(0.08, 0.08), scale=(0.9, 1.1), seed=args.seed)
     train_transform = normalize if args.no_augment else transforms.Compose([augment, normalize])
     train_loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed, transform=train_transform)

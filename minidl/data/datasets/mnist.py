@@ -45,6 +45,7 @@ class MNIST(ImageArrayDataset):
         "0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
         "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine",
     )  # fmt: skip
+    mean, std = 0.1307, 0.3081  # of the training pixels scaled to [0, 1]: for transforms.Normalize(mean, std)
     progress: bool | None = None  # download progress bar; None: only on a terminal
 
     def __init__(
@@ -113,3 +114,4 @@ class FashionMNIST(MNIST):
     classes = (
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
     )  # fmt: skip
+    mean, std = 0.2860, 0.3530
