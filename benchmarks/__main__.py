@@ -22,8 +22,6 @@ SUITES = {
     "models": "forward time of every minidl.models model vs the same network in PyTorch, and first calls",
     "training": "one LeNet-5 training epoch on MNIST (Adam, batch 64) vs PyTorch",
 }
-# Timed rounds per case when --repeat is not given (for training: steady-state epochs after the first).
-DEFAULT_REPEAT = {"models": 20, "training": 2}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,10 +50,12 @@ def main(argv: list[str] | None = None) -> None:
         help="training suite: glibc malloc keeps freed memory in both workers (written as training-<n>t-malloc-tuned)",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    repeat = args.repeat if args.repeat is not None else DEFAULT_REPEAT.get(args.suite, 200)
-
     pin_threads(args.threads)
     from benchmarks import gemm, kernels, models, ops, overhead, report, training
+
+    # Timed rounds per case without --repeat: the suite's own default (training: steady epochs), else 200.
+    default = {"models": models.DEFAULT_REPEAT, "training": training.DEFAULT_REPEAT}.get(args.suite, 200)
+    repeat = args.repeat if args.repeat is not None else default
     from benchmarks.timing import pin_torch_threads
 
     suites = {

@@ -167,7 +167,7 @@ def build_pair(spec: ModelSpec) -> tuple[Any, Any, float]:
 
 def parameter_count(model: Any) -> int:
     """The number of parameters (elements) of a minidl model."""
-    return sum(int(np.prod(p.shape)) for p in model.parameters())
+    return sum(p.numel() for p in model.parameters())
 
 
 _FRESH_PROCESS = textwrap.dedent(

@@ -38,8 +38,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import numpy as np
-
 try:
     import resource
 except ImportError:  # not on Windows: the page-fault and system-time rows read "—"
@@ -235,7 +233,7 @@ def worker_main(argv: list[str] | None = None) -> None:
         sys.stdout.flush()
 
     reply({"images": len(dataset), "batches_per_epoch": len(loader), "load_s": load_s,
-           "parameters": sum(int(np.prod(p.shape)) for p in ours.parameters())})  # fmt: skip
+           "parameters": sum(p.numel() for p in ours.parameters())})  # fmt: skip
     for line in sys.stdin:
         command = line.strip()
         if command == "epoch":
