@@ -18,38 +18,10 @@ image by image (or in small groups), where the columns also stay in cache for th
 
 import numpy as np
 from llvmlite import ir
+from minidl_kernels.reference.conv import check_conv_args, float_array
 from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
-
-
-def check_conv_args(x_shape, kernel_size, stride, padding, dilation):
-    """(Ho, Wo) for an im2col / col2im call, or a clear error for arguments outside the contract."""
-    if len(x_shape) != 4:
-        raise ValueError(f"im2col: expected an (N, C, H, W) shape, got {tuple(x_shape)}")
-    (kh, kw), (sh, sw), (pt, pb, pl, pr), (dh, dw) = kernel_size, stride, padding, dilation
-    if min(kh, kw) < 1 or min(sh, sw) < 1 or min(dh, dw) < 1:
-        raise ValueError(
-            f"im2col: kernel_size {tuple(kernel_size)}, stride {tuple(stride)} and dilation {tuple(dilation)} "
-            "must be >= 1"
-        )
-    if min(pt, pb, pl, pr) < 0:
-        raise ValueError(f"im2col: padding {tuple(padding)} must be >= 0")
-    h, w = x_shape[2], x_shape[3]
-    ho = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
-    wo = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
-    if ho < 1 or wo < 1:
-        raise ValueError(
-            f"im2col: a {kh}x{kw} kernel with dilation {tuple(dilation)} does not fit the padded "
-            f"{h + pt + pb}x{w + pl + pr} input (output would be {ho}x{wo})"
-        )
-    return ho, wo
-
-
-def _float_array(x, name):
-    if x.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{name}: dtype {x.dtype} is not float32 or float64")
-    return np.ascontiguousarray(x)
 
 
 @njit(cache=True, error_model="numpy")
@@ -222,7 +194,7 @@ def im2col(
     """The patches of x as columns. x: (N, C, H, W) float32/float64, any strides -> cols:
     (N, C * kh * kw, Ho * Wo), a new C-contiguous array of x's dtype."""
     ho, wo = check_conv_args(x.shape, kernel_size, stride, padding, dilation)
-    x = _float_array(x, "im2col")
+    x = float_array(x, "im2col")
     n, c = x.shape[:2]
     (kh, kw), (sh, sw), (pt, _, pl, _), (dh, dw) = kernel_size, stride, padding, dilation
     cols = np.empty((n, c * kh * kw, ho * wo), dtype=x.dtype)
@@ -247,7 +219,7 @@ def col2im(
     (kh, kw), (sh, sw), (pt, _, pl, _), (dh, dw) = kernel_size, stride, padding, dilation
     if tuple(cols.shape) != (n, c * kh * kw, ho * wo):
         raise ValueError(f"col2im: cols has shape {tuple(cols.shape)}, expected {(n, c * kh * kw, ho * wo)}")
-    cols = _float_array(cols, "col2im")
+    cols = float_array(cols, "col2im")
     dx = np.empty((n, c, h, w), dtype=cols.dtype)
     if dx.size:
         _col2im(cols.reshape(-1), n, c, h, w, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, dx.reshape(-1))

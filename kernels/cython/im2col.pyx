@@ -19,40 +19,13 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
+from minidl_kernels.reference.conv import check_conv_args, float_array
+
 cnp.import_array()
 
 ctypedef fused real:
     float
     double
-
-
-def _check_conv_args(x_shape, kernel_size, stride, padding, dilation):
-    """(Ho, Wo) for an im2col / col2im call, or a clear error for arguments outside the contract."""
-    if len(x_shape) != 4:
-        raise ValueError(f"im2col: expected an (N, C, H, W) shape, got {tuple(x_shape)}")
-    (kh, kw), (sh, sw), (pt, pb, pl, pr), (dh, dw) = kernel_size, stride, padding, dilation
-    if min(kh, kw) < 1 or min(sh, sw) < 1 or min(dh, dw) < 1:
-        raise ValueError(
-            f"im2col: kernel_size {tuple(kernel_size)}, stride {tuple(stride)} and dilation {tuple(dilation)} "
-            "must be >= 1"
-        )
-    if min(pt, pb, pl, pr) < 0:
-        raise ValueError(f"im2col: padding {tuple(padding)} must be >= 0")
-    h, w = x_shape[2], x_shape[3]
-    ho = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
-    wo = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
-    if ho < 1 or wo < 1:
-        raise ValueError(
-            f"im2col: a {kh}x{kw} kernel with dilation {tuple(dilation)} does not fit the padded "
-            f"{h + pt + pb}x{w + pl + pr} input (output would be {ho}x{wo})"
-        )
-    return ho, wo
-
-
-def _float_array(x, name):
-    if x.dtype != np.float32 and x.dtype != np.float64:
-        raise TypeError(f"{name}: dtype {x.dtype} is not float32 or float64")
-    return np.ascontiguousarray(x)
 
 
 cdef inline void _inside(Py_ssize_t off, Py_ssize_t step, Py_ssize_t size, Py_ssize_t count,
@@ -172,8 +145,8 @@ cdef void _col2im(const real* cols, Py_ssize_t planes, Py_ssize_t h, Py_ssize_t 
 def im2col(x, kernel_size, stride, padding, dilation):
     """The patches of x as columns. x: (N, C, H, W) float32/float64, any strides -> cols:
     (N, C * kh * kw, Ho * Wo), a new C-contiguous array of x's dtype."""
-    ho, wo = _check_conv_args(x.shape, kernel_size, stride, padding, dilation)
-    cdef cnp.ndarray xc = _float_array(x, "im2col")
+    ho, wo = check_conv_args(x.shape, kernel_size, stride, padding, dilation)
+    cdef cnp.ndarray xc = float_array(x, "im2col")
     cdef Py_ssize_t n = xc.shape[0], c = xc.shape[1], h = xc.shape[2], w = xc.shape[3]
     cdef Py_ssize_t kh = kernel_size[0], kw = kernel_size[1], sh = stride[0], sw = stride[1]
     cdef Py_ssize_t pt = padding[0], pl = padding[2], dh = dilation[0], dw = dilation[1]
@@ -194,12 +167,12 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
     """The adjoint of im2col: every column entry added back into the pixel it was read from (zero padding
     dropped). cols: (N, C * kh * kw, Ho * Wo) float32/float64, any strides -> dx: (N, C, H, W), a new
     C-contiguous array of cols' dtype."""
-    ho, wo = _check_conv_args(x_shape, kernel_size, stride, padding, dilation)
+    ho, wo = check_conv_args(x_shape, kernel_size, stride, padding, dilation)
     n, c, h, w = (int(v) for v in x_shape)
     kh, kw = kernel_size
     if tuple(cols.shape) != (n, c * kh * kw, ho * wo):
         raise ValueError(f"col2im: cols has shape {tuple(cols.shape)}, expected {(n, c * kh * kw, ho * wo)}")
-    cdef cnp.ndarray cc = _float_array(cols, "col2im")
+    cdef cnp.ndarray cc = float_array(cols, "col2im")
     cdef cnp.ndarray dx = np.empty((n, c, h, w), dtype=cc.dtype)
     cdef Py_ssize_t planes = n * c, h_ = h, w_ = w, kh_ = kh, kw_ = kw
     cdef Py_ssize_t sh = stride[0], sw = stride[1], pt = padding[0], pl = padding[2]

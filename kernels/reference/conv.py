@@ -26,6 +26,42 @@ def conv_output_size(
     return (h + pt + pb - dh * (kh - 1) - 1) // sh + 1, (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
 
 
+def check_conv_args(
+    x_shape: tuple[int, ...],
+    kernel_size: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int, int, int],
+    dilation: tuple[int, int],
+) -> tuple[int, int]:
+    """(Ho, Wo) for an im2col / col2im call, or a clear error for arguments outside the contract (every compiled
+    implementation checks its arguments with this)."""
+    if len(x_shape) != 4:
+        raise ValueError(f"im2col: expected an (N, C, H, W) shape, got {tuple(x_shape)}")
+    (kh, kw), (sh, sw), (pt, pb, pl, pr), (dh, dw) = kernel_size, stride, padding, dilation
+    if min(kh, kw) < 1 or min(sh, sw) < 1 or min(dh, dw) < 1:
+        raise ValueError(
+            f"im2col: kernel_size {tuple(kernel_size)}, stride {tuple(stride)} and dilation {tuple(dilation)} "
+            "must be >= 1"
+        )
+    if min(pt, pb, pl, pr) < 0:
+        raise ValueError(f"im2col: padding {tuple(padding)} must be >= 0")
+    h, w = x_shape[2], x_shape[3]
+    ho, wo = conv_output_size((h, w), kernel_size, stride, padding, dilation)
+    if ho < 1 or wo < 1:
+        raise ValueError(
+            f"im2col: a {kh}x{kw} kernel with dilation {tuple(dilation)} does not fit the padded "
+            f"{h + pt + pb}x{w + pl + pr} input (output would be {ho}x{wo})"
+        )
+    return ho, wo
+
+
+def float_array(x: np.ndarray, name: str) -> np.ndarray:
+    """``x`` as a C-contiguous float32/float64 array (a copy only when it is not one), or a TypeError."""
+    if x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{name}: dtype {x.dtype} is not float32 or float64")
+    return np.ascontiguousarray(x)
+
+
 def im2col(
     x: np.ndarray,
     kernel_size: tuple[int, int],
