@@ -1,7 +1,8 @@
 """``python -m benchmarks {overhead,kernels,ops,gemm,models,training} [--threads 1] [--repeat N] [--out DIR]``.
 
-Threads are pinned before NumPy, Numba or PyTorch is imported (1 thread is the primary comparison: see
-BENCHMARKING.md); each table is printed and written as Markdown and JSON.
+Threads are pinned before NumPy, Numba or PyTorch is imported. 1 thread is the primary comparison: on the 2-vCPU
+development machines two threads behave like one core's two hyper-threads, and 2-thread timings are erratic.
+Each table is printed and written as Markdown and JSON.
 
 Suite options: ``models --models a,b,c`` (a subset of ``minidl.models.list_models()``; ``--no-fresh`` skips the
 fresh-process first calls); ``training --epochs-fraction F --batch-size 64 [--profile] [--malloc-tuned]``.

@@ -124,14 +124,14 @@ def _compile_times() -> dict[str, float]:
         t0 = time.perf_counter()
         import numba
         t1 = time.perf_counter()
-        from minidl_kernels.cpu.im2col import col2im, im2col
+        from minidl_kernels.numba.im2col import col2im, im2col
         x = np.ones((1, 1, 4, 4), np.float32)
         args = ((3, 3), (1, 1), (1, 1, 1, 1), (1, 1))
         cols = im2col(x, *args)
         t2 = time.perf_counter()
         col2im(cols, x.shape, *args)
         t3 = time.perf_counter()
-        from minidl_kernels.cpu.gemm import gemm
+        from minidl_kernels.numba.gemm import gemm
         gemm(np.ones((3, 5), np.float32), np.ones((5, 2), np.float32))
         t4 = time.perf_counter()
         gemm(np.ones((3, 5)), np.ones((5, 2)))

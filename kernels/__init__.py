@@ -6,7 +6,8 @@ knows arrays, shapes, dtypes and strides, never tensors, layers or devices.
 Each kernel name has several implementations with one contract:
 
 - ``minidl_kernels.reference``: plain NumPy, slow and obvious, the truth every test compares with;
-- ``minidl_kernels.cpu``: Numba (``@njit(cache=True)``), compiled on first call and cached on disk;
+- ``minidl_kernels.numba``: Numba (``@njit(cache=True)``), compiled on first call and cached on disk, in a per-user
+  folder outside the package (``minidl_kernels.numba_cache``);
 - ``minidl_kernels.cython``: Cython extensions compiled by ``setup.py``;
 - ``minidl_kernels.blas``: the platform BLAS through NumPy (the GEMM ceiling);
 - ``minidl_kernels.bitmask``: ``keep_where`` on the bits of a float array (NumPy, no branches);
@@ -27,7 +28,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 IMPLEMENTATIONS: dict[str, dict[str, str]] = {
     "scatter_add": {
         "reference": "minidl_kernels.reference:scatter_add",
-        "numba": "minidl_kernels.cpu.scatter:scatter_add",
+        "numba": "minidl_kernels.numba.scatter:scatter_add",
         "cython": "minidl_kernels.cython.scatter:scatter_add",
     },
     "keep_where": {
@@ -36,61 +37,61 @@ IMPLEMENTATIONS: dict[str, dict[str, str]] = {
     },
     "erf": {
         "reference": "minidl_kernels.reference:erf",
-        "numba": "minidl_kernels.cpu.special:erf",
+        "numba": "minidl_kernels.numba.special:erf",
     },
     "im2col": {
         "reference": "minidl_kernels.reference:im2col",
-        "numba": "minidl_kernels.cpu.im2col:im2col",
+        "numba": "minidl_kernels.numba.im2col:im2col",
         "cython": "minidl_kernels.cython.im2col:im2col",
     },
     "col2im": {
         "reference": "minidl_kernels.reference:col2im",
-        "numba": "minidl_kernels.cpu.im2col:col2im",
+        "numba": "minidl_kernels.numba.im2col:col2im",
         "cython": "minidl_kernels.cython.im2col:col2im",
     },
     "gemm": {
         "reference": "minidl_kernels.reference:gemm",
-        "numba": "minidl_kernels.cpu.gemm:gemm",
+        "numba": "minidl_kernels.numba.gemm:gemm",
     },
     "matmul": {
         "reference": "minidl_kernels.reference:matmul",
         "blas": "minidl_kernels.blas:matmul",
-        "numba": "minidl_kernels.cpu.matmul:matmul",
+        "numba": "minidl_kernels.numba.matmul:matmul",
     },
     "max_pool2d_forward": {
         "reference": "minidl_kernels.reference:max_pool2d_forward",
-        "numba": "minidl_kernels.cpu.pool:max_pool2d_forward",
+        "numba": "minidl_kernels.numba.pool:max_pool2d_forward",
     },
     "max_pool2d_backward": {
         "reference": "minidl_kernels.reference:max_pool2d_backward",
-        "numba": "minidl_kernels.cpu.pool:max_pool2d_backward",
+        "numba": "minidl_kernels.numba.pool:max_pool2d_backward",
     },
     "avg_pool2d_forward": {
         "reference": "minidl_kernels.reference:avg_pool2d_forward",
-        "numba": "minidl_kernels.cpu.pool:avg_pool2d_forward",
+        "numba": "minidl_kernels.numba.pool:avg_pool2d_forward",
     },
     "avg_pool2d_backward": {
         "reference": "minidl_kernels.reference:avg_pool2d_backward",
-        "numba": "minidl_kernels.cpu.pool:avg_pool2d_backward",
+        "numba": "minidl_kernels.numba.pool:avg_pool2d_backward",
     },
     "depthwise_conv2d_forward": {
         "reference": "minidl_kernels.reference:depthwise_conv2d_forward",
-        "numba": "minidl_kernels.cpu.depthwise:depthwise_conv2d_forward",
+        "numba": "minidl_kernels.numba.depthwise:depthwise_conv2d_forward",
     },
     "depthwise_conv2d_backward_input": {
         "reference": "minidl_kernels.reference:depthwise_conv2d_backward_input",
-        "numba": "minidl_kernels.cpu.depthwise:depthwise_conv2d_backward_input",
+        "numba": "minidl_kernels.numba.depthwise:depthwise_conv2d_backward_input",
     },
     "depthwise_conv2d_backward_weight": {
         "reference": "minidl_kernels.reference:depthwise_conv2d_backward_weight",
-        "numba": "minidl_kernels.cpu.depthwise:depthwise_conv2d_backward_weight",
+        "numba": "minidl_kernels.numba.depthwise:depthwise_conv2d_backward_weight",
     },
     "batch_norm_forward": {
         "reference": "minidl_kernels.reference:batch_norm_forward",
-        "numba": "minidl_kernels.cpu.norm:batch_norm_forward",
+        "numba": "minidl_kernels.numba.norm:batch_norm_forward",
     },
     "batch_norm_backward": {
         "reference": "minidl_kernels.reference:batch_norm_backward",
-        "numba": "minidl_kernels.cpu.norm:batch_norm_backward",
+        "numba": "minidl_kernels.numba.norm:batch_norm_backward",
     },
 }

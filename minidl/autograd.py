@@ -14,7 +14,8 @@ enforced here once, instead of in every op:
 - a gradient that arrives in another float dtype is cast to the input's dtype.
 
 After backward the graph's saved arrays are freed unless ``retain_graph=True``. Grad mode (``no_grad``) is one
-switch for the whole process, not one per thread as in PyTorch.
+switch per thread, as in PyTorch: a ``no_grad`` block in a data-loading thread leaves the training thread
+recording.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from minidl.tensor import Tensor
 
 # ---------------------------------------------------------------------------------------------------- grad mode
+
 
 class _GradState(threading.local):
     """Per thread, as in PyTorch: a ``no_grad`` block in one thread (a data-loading thread, say) must not turn
@@ -113,9 +115,11 @@ class enable_grad(_GradMode):
 class Function:
     """One differentiable op: a node of the graph.
 
-    Subclasses define ``forward(self, *arrays, **params) -> array`` and ``backward(self, grad) -> tuple`` (one
-    gradient or None per input, in any broadcast shape of that input). Inside both, ``self.xp`` is the array
-    namespace of the inputs' device and ``self.backend`` its backend (for named kernels). Class flags:
+    Subclasses are named after their op with an ``Op`` suffix (``Conv2dOp``, applied by ``conv2d``), so that they
+    are never mistaken for the layers of ``minidl.nn`` (``nn.Conv2d``) in code or in a traceback. They define
+    ``forward(self, *arrays, **params) -> array`` and ``backward(self, grad) -> tuple`` (one gradient or None per
+    input, in any broadcast shape of that input). Inside both, ``self.xp`` is the array namespace of the inputs'
+    device and ``self.backend`` its backend (for named kernels). Class flags:
 
     - ``save_inputs``: backward reads the inputs' values, so changing an input in place between forward and
       backward is an error (detected through version counters);
@@ -140,7 +144,7 @@ class Function:
         for t in inputs:
             if t._backend is not backend:
                 raise RuntimeError(
-                    f"{cls.__name__.lower()}: expected all tensors on the same device, "
+                    f"{cls.op_name()}: expected all tensors on the same device, "
                     f"got {first._backend.name} and {t._backend.name}"
                 )
         fn = cls.__new__(cls)
@@ -180,8 +184,15 @@ class Function:
                 )
 
     @classmethod
+    def op_name(cls) -> str:
+        """The op's name: the class name without its ``Op`` suffix (``Conv2dOp`` -> ``Conv2d``)."""
+        name = cls.__name__
+        return name[:-2] if name.endswith("Op") else name
+
+    @classmethod
     def name(cls) -> str:
-        return f"{cls.__name__}Backward"
+        """The node's name in ``grad_fn`` reprs and errors: ``Conv2dBackward``."""
+        return f"{cls.op_name()}Backward"
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"

@@ -89,7 +89,8 @@ class _KernelChoice:
         self._table.restore(self._previous)
 
 
-cpu = CPUBackend()
-register_backend(cpu)
+# The CPU backend object is reached through get_backend("cpu"); it is not bound to a name here, where it would hide
+# the submodule minidl.backend.cpu.
+register_backend(CPUBackend())
 
-__all__ = ["CPUBackend", "Device", "cpu", "get_backend", "register_backend", "unregister_backend", "use_kernels"]
+__all__ = ["CPUBackend", "Device", "get_backend", "register_backend", "unregister_backend", "use_kernels"]

@@ -1,7 +1,7 @@
 """The table kernel-name -> implementation that a backend holds, and the switch that picks one.
 
-Every kernel (``scatter_add``, ``erf``, later ``im2col``, ``conv2d_forward``...) may have several implementations
-(``reference``, ``numba``, ``cython``, ``cuda``) listed in ``minidl_kernels.IMPLEMENTATIONS``. A table resolves
+Every kernel (``scatter_add``, ``erf``, ``im2col``, ``max_pool2d_forward``...) may have several implementations
+(``reference``, ``numba``, ``cython``, ``blas``...) listed in ``minidl_kernels.IMPLEMENTATIONS``. A table resolves
 the chosen one on first use (so compiled kernels are imported, and Numba compiles, only when needed) and then
 serves it as a plain attribute: ``backend.kernels.scatter_add(out, index, src)``.
 

@@ -549,6 +549,11 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     # -------------------------------------------------------------------------------------------- summary
+    def macs(self, output: Tensor) -> int:
+        """The multiply-accumulates of one call of this module per sample, given its output (batch first), as
+        ``summary`` counts them: 0 unless the layer overrides it (``Conv2d``, ``Linear`` do)."""
+        return 0
+
     def summary(self, input_shape: Any, batch_size: int = 1, dtype: Any = None, print_fn: Callable | None = print):
         """Print (through ``print_fn``; None to stay silent) and return a Keras-style table of the model: each
         layer, its output shape, its parameters (trainable and not) and its multiply-accumulates per sample, with

@@ -18,7 +18,6 @@ Counting rules (so the totals can be checked against published figures, e.g. Res
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -28,31 +27,12 @@ from minidl.nn.module import Module
 from minidl.tensor import Tensor, zeros
 
 
-def _conv2d_macs(module: Any, output: Tensor) -> int:
-    kh, kw = module.kernel_size
-    return math.prod(output.shape[1:]) * (module.in_channels // module.groups) * kh * kw
-
-
-def _linear_macs(module: Any, output: Tensor) -> int:
-    return math.prod(output.shape[1:]) * module.in_features
-
-
-def _mac_rules() -> dict[type, Callable[[Any, Tensor], int]]:
-    from minidl.nn.layers.conv import Conv2d
-    from minidl.nn.layers.linear import Linear
-
-    return {Conv2d: _conv2d_macs, Linear: _linear_macs}
-
-
 def module_macs(module: Module, output: Any) -> int:
-    """The multiply-accumulates of one call of ``module`` per sample, given its output (0 for modules other than
-    Conv2d and Linear, and for outputs that are not tensors)."""
+    """The multiply-accumulates of one call of ``module`` per sample, given its output: what the module's own
+    ``macs(output)`` reports (0 for outputs that are not tensors)."""
     if not isinstance(output, Tensor) or output.ndim == 0:
         return 0
-    for kind, rule in _mac_rules().items():
-        if isinstance(module, kind):
-            return rule(module, output)
-    return 0
+    return module.macs(output)
 
 
 @dataclass

@@ -1,5 +1,9 @@
-"""Every op of minidl, by family. Each is a ``Function`` (forward and backward on raw arrays) and a function
-that checks its arguments and applies it."""
+"""The ops of minidl, one module per family: elementwise, reduce, shape, matmul, activation, conversion, conv,
+pool, norm, loss, dropout. Each op is a ``Function`` subclass named ``<Name>Op`` (forward and backward on raw
+arrays) and a public function that checks its arguments and applies it.
+
+This namespace re-exports the tensor ops (those ``minidl`` and ``Tensor`` methods expose); the neural-network ops
+(``conv2d``, pooling, normalisation, losses, ``dropout``) are reached through ``minidl.nn.functional``."""
 
 from minidl.ops.activation import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from minidl.ops.conversion import cast, clone, to_device

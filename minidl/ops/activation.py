@@ -10,7 +10,7 @@ from minidl.ops.operands import floating
 from minidl.tensor import Tensor
 
 
-class ReLU(Function):
+class ReLUOp(Function):
     save_inputs = False
     save_output = True
 
@@ -22,7 +22,7 @@ class ReLU(Function):
         return (self.backend.kernels.keep_where(g, self.out > 0),)
 
 
-class LeakyReLU(Function):
+class LeakyReLUOp(Function):
     def forward(self, x, slope):
         self.x, self.slope = x, slope
         return self.xp.where(x > 0, x, x * slope)
@@ -31,7 +31,7 @@ class LeakyReLU(Function):
         return (self.xp.where(self.x > 0, g, g * self.slope),)
 
 
-class Hardtanh(Function):
+class HardtanhOp(Function):
     def forward(self, x, low, high):
         self.x, self.low, self.high = x, low, high
         return self.xp.clip(x, low, high)
@@ -41,7 +41,7 @@ class Hardtanh(Function):
         return (self.backend.kernels.keep_where(g, (self.x > self.low) & (self.x < self.high)),)
 
 
-class ELU(Function):
+class ELUOp(Function):
     save_output = True
 
     def forward(self, x, alpha):
@@ -60,7 +60,7 @@ def _sigmoid(xp, z):
     return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
-class GELU(Function):
+class GELUOp(Function):
     """x Φ(x) with Φ the standard normal CDF (exact, through erf), or its tanh approximation."""
 
     def forward(self, x, approximate):
@@ -83,7 +83,7 @@ class GELU(Function):
         return (g * (self.cdf + x * pdf),)
 
 
-class Sigmoid(Function):
+class SigmoidOp(Function):
     save_inputs = False
     save_output = True
 
@@ -95,7 +95,7 @@ class Sigmoid(Function):
         return (g * self.out * (1 - self.out),)
 
 
-class Tanh(Function):
+class TanhOp(Function):
     save_inputs = False
     save_output = True
 
@@ -107,7 +107,7 @@ class Tanh(Function):
         return (g * (1 - self.out * self.out),)
 
 
-class Softmax(Function):
+class SoftmaxOp(Function):
     save_inputs = False
     save_output = True
 
@@ -123,7 +123,7 @@ class Softmax(Function):
         return (y * (g - self.xp.sum(g * y, axis=self.axis, keepdims=True)),)
 
 
-class LogSoftmax(Function):
+class LogSoftmaxOp(Function):
     save_inputs = False
     save_output = True
 
@@ -141,19 +141,19 @@ class LogSoftmax(Function):
 
 def relu(x: Tensor) -> Tensor:
     """max(x, 0); gradient 0 at 0."""
-    return ReLU.apply(x)
+    return ReLUOp.apply(x)
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, negative_slope * x otherwise."""
-    return LeakyReLU.apply(floating(x), slope=negative_slope)
+    return LeakyReLUOp.apply(floating(x), slope=negative_slope)
 
 
 def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     """x clipped to [min_val, max_val]; gradient 1 strictly inside, 0 outside and at both ends."""
     if not min_val < max_val:
         raise ValueError(f"hardtanh: min_val must be below max_val, got min_val={min_val}, max_val={max_val}")
-    return Hardtanh.apply(floating(x), low=min_val, high=max_val)
+    return HardtanhOp.apply(floating(x), low=min_val, high=max_val)
 
 
 def relu6(x: Tensor) -> Tensor:
@@ -163,31 +163,31 @@ def relu6(x: Tensor) -> Tensor:
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """x for x > 0, alpha (e^x - 1) otherwise."""
-    return ELU.apply(floating(x), alpha=alpha)
+    return ELUOp.apply(floating(x), alpha=alpha)
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """x Φ(x), Φ the standard normal CDF; ``approximate='tanh'`` uses the tanh approximation."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GELU.apply(floating(x), approximate=approximate)
+    return GELUOp.apply(floating(x), approximate=approximate)
 
 
 def sigmoid(x: Tensor) -> Tensor:
     """1 / (1 + e^-x), without overflow for large |x|."""
-    return Sigmoid.apply(floating(x))
+    return SigmoidOp.apply(floating(x))
 
 
 def tanh(x: Tensor) -> Tensor:
     """The hyperbolic tangent."""
-    return Tanh.apply(floating(x))
+    return TanhOp.apply(floating(x))
 
 
 def softmax(x: Tensor, dim: int) -> Tensor:
     """e^x / sum(e^x) along ``dim``, shifted by the maximum so large logits do not overflow."""
-    return Softmax.apply(floating(x), axis=normalize_dim(dim, x.data.ndim))
+    return SoftmaxOp.apply(floating(x), axis=normalize_dim(dim, x.data.ndim))
 
 
 def log_softmax(x: Tensor, dim: int) -> Tensor:
     """x - logsumexp(x) along ``dim``, exact for logits in the thousands."""
-    return LogSoftmax.apply(floating(x), axis=normalize_dim(dim, x.data.ndim))
+    return LogSoftmaxOp.apply(floating(x), axis=normalize_dim(dim, x.data.ndim))

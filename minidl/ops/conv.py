@@ -23,7 +23,7 @@ def _chunk(n: int, per_image_bytes: int) -> int:
     return max(1, min(n, COLUMN_BUDGET // max(per_image_bytes, 1)))
 
 
-class Conv2d(Function):
+class Conv2dOp(Function):
     def forward(self, x, w, *bias, stride, padding, dilation, groups, algorithm):
         self.x, self.w, self.has_bias = x, w, bool(bias)
         self.stride, self.padding, self.dilation, self.groups, self.algorithm = (
@@ -173,5 +173,5 @@ def conv2d(
         algorithm = "pointwise"
     else:
         algorithm = "im2col"
-    out = Conv2d.apply(*tensors, stride=stride, padding=pads, dilation=dilation, groups=groups, algorithm=algorithm)
+    out = Conv2dOp.apply(*tensors, stride=stride, padding=pads, dilation=dilation, groups=groups, algorithm=algorithm)
     return out.squeeze(0) if unbatched else out

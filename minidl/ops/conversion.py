@@ -9,7 +9,7 @@ from minidl.autograd import Function
 from minidl.tensor import Tensor
 
 
-class Cast(Function):
+class CastOp(Function):
     save_inputs = False
 
     def forward(self, a, dtype):
@@ -27,10 +27,10 @@ def cast(a: Tensor, dtype: Any) -> Tensor:
     if a._requires_grad and not dtypes.is_floating(dtype):
         # The result cannot carry a gradient: detach it, as PyTorch does.
         return Tensor._make(a.data.astype(dtype), a._backend)
-    return Cast.apply(a, dtype=dtype)
+    return CastOp.apply(a, dtype=dtype)
 
 
-class Clone(Function):
+class CloneOp(Function):
     save_inputs = False
 
     def forward(self, a):
@@ -42,10 +42,10 @@ class Clone(Function):
 
 def clone(a: Tensor) -> Tensor:
     """A C-contiguous copy of ``a`` with its own memory; differentiable."""
-    return Clone.apply(a)
+    return CloneOp.apply(a)
 
 
-class ToDevice(Function):
+class ToDeviceOp(Function):
     save_inputs = False
 
     def forward(self, a, target):
@@ -59,4 +59,4 @@ class ToDevice(Function):
 
 def to_device(a: Tensor, target: Any) -> Tensor:
     """``a`` copied to the device of backend ``target``; differentiable (the gradient travels back)."""
-    return ToDevice.apply(a, target=target)
+    return ToDeviceOp.apply(a, target=target)

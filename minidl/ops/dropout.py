@@ -7,7 +7,7 @@ from minidl.autograd import Function
 from minidl.tensor import Tensor
 
 
-class Dropout(Function):
+class DropoutOp(Function):
     save_inputs = False
 
     def forward(self, x, mask):
@@ -32,4 +32,4 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     keep = random.generator().random(input.shape, dtype=dtype) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     mask = input._backend.from_numpy((keep * scale).astype(dtype))
-    return Dropout.apply(input, mask=mask)
+    return DropoutOp.apply(input, mask=mask)

@@ -27,7 +27,7 @@ def _apply_broadcasting(cls: type[Function], op: str, *tensors: Tensor) -> Tenso
 # ---------------------------------------------------------------------------------------------- arithmetic
 
 
-class Add(Function):
+class AddOp(Function):
     save_inputs = False
 
     def forward(self, a, b):
@@ -37,7 +37,7 @@ class Add(Function):
         return g, g
 
 
-class Sub(Function):
+class SubOp(Function):
     save_inputs = False
 
     def forward(self, a, b):
@@ -47,7 +47,7 @@ class Sub(Function):
         return g, (self.xp.negative(g) if self.needs_input_grad[1] else None)
 
 
-class Mul(Function):
+class MulOp(Function):
     def forward(self, a, b):
         self.a, self.b = a, b
         return self.xp.multiply(a, b)
@@ -57,7 +57,7 @@ class Mul(Function):
         return (self.xp.multiply(g, self.b) if need_a else None, self.xp.multiply(g, self.a) if need_b else None)
 
 
-class Div(Function):
+class DivOp(Function):
     save_output = True
 
     def forward(self, a, b):
@@ -72,7 +72,7 @@ class Div(Function):
         return ga, gb
 
 
-class Pow(Function):
+class PowOp(Function):
     save_output = True
 
     def forward(self, a, b):
@@ -94,7 +94,7 @@ class Pow(Function):
         return ga, gb
 
 
-class Neg(Function):
+class NegOp(Function):
     save_inputs = False
 
     def forward(self, a):
@@ -106,39 +106,39 @@ class Neg(Function):
 
 def add(a: Any, b: Any) -> Tensor:
     """a + b, broadcast."""
-    return _apply_broadcasting(Add, "add", *binary_operands(a, b))
+    return _apply_broadcasting(AddOp, "add", *binary_operands(a, b))
 
 
 def sub(a: Any, b: Any) -> Tensor:
     """a - b, broadcast."""
-    return _apply_broadcasting(Sub, "sub", *binary_operands(a, b))
+    return _apply_broadcasting(SubOp, "sub", *binary_operands(a, b))
 
 
 def mul(a: Any, b: Any) -> Tensor:
     """a * b, broadcast."""
-    return _apply_broadcasting(Mul, "mul", *binary_operands(a, b))
+    return _apply_broadcasting(MulOp, "mul", *binary_operands(a, b))
 
 
 def div(a: Any, b: Any) -> Tensor:
     """a / b (true division: integer inputs give float32), broadcast."""
     a, b = binary_operands(a, b)
-    return _apply_broadcasting(Div, "div", floating(a), floating(b))
+    return _apply_broadcasting(DivOp, "div", floating(a), floating(b))
 
 
 def pow(a: Any, b: Any) -> Tensor:
     """a ** b, broadcast; differentiable in both the base and the exponent."""
-    return _apply_broadcasting(Pow, "pow", *binary_operands(a, b))
+    return _apply_broadcasting(PowOp, "pow", *binary_operands(a, b))
 
 
 def neg(a: Tensor) -> Tensor:
     """-a."""
-    return Neg.apply(a)
+    return NegOp.apply(a)
 
 
 # -------------------------------------------------------------------------------------------------- unary
 
 
-class Exp(Function):
+class ExpOp(Function):
     save_inputs = False
     save_output = True
 
@@ -150,7 +150,7 @@ class Exp(Function):
         return (self.xp.multiply(g, self.out),)
 
 
-class Log(Function):
+class LogOp(Function):
     def forward(self, a):
         self.a = a
         return self.xp.log(a)
@@ -159,7 +159,7 @@ class Log(Function):
         return (self.xp.true_divide(g, self.a),)
 
 
-class Sqrt(Function):
+class SqrtOp(Function):
     save_inputs = False
     save_output = True
 
@@ -171,7 +171,7 @@ class Sqrt(Function):
         return (self.xp.true_divide(g, 2 * self.out),)
 
 
-class Abs(Function):
+class AbsOp(Function):
     def forward(self, a):
         self.a = a
         return self.xp.abs(a)
@@ -180,7 +180,7 @@ class Abs(Function):
         return (self.xp.multiply(g, self.xp.sign(self.a)),)
 
 
-class Sin(Function):
+class SinOp(Function):
     def forward(self, a):
         self.a = a
         return self.xp.sin(a)
@@ -189,7 +189,7 @@ class Sin(Function):
         return (self.xp.multiply(g, self.xp.cos(self.a)),)
 
 
-class Cos(Function):
+class CosOp(Function):
     def forward(self, a):
         self.a = a
         return self.xp.cos(a)
@@ -200,38 +200,38 @@ class Cos(Function):
 
 def exp(a: Tensor) -> Tensor:
     """e ** a, element-wise."""
-    return Exp.apply(floating(a))
+    return ExpOp.apply(floating(a))
 
 
 def log(a: Tensor) -> Tensor:
     """The natural logarithm, element-wise (nan below 0, -inf at 0)."""
-    return Log.apply(floating(a))
+    return LogOp.apply(floating(a))
 
 
 def sqrt(a: Tensor) -> Tensor:
     """The square root, element-wise (nan below 0)."""
-    return Sqrt.apply(floating(a))
+    return SqrtOp.apply(floating(a))
 
 
 def abs(a: Tensor) -> Tensor:
     """|a|, element-wise; its gradient at 0 is 0."""
-    return Abs.apply(a)
+    return AbsOp.apply(a)
 
 
 def sin(a: Tensor) -> Tensor:
     """sin(a), element-wise."""
-    return Sin.apply(floating(a))
+    return SinOp.apply(floating(a))
 
 
 def cos(a: Tensor) -> Tensor:
     """cos(a), element-wise."""
-    return Cos.apply(floating(a))
+    return CosOp.apply(floating(a))
 
 
 # ------------------------------------------------------------------------------- maximum, minimum, clip, where
 
 
-class Maximum(Function):
+class MaximumOp(Function):
     def forward(self, a, b):
         self.a, self.b = a, b
         return self.xp.maximum(a, b)
@@ -245,7 +245,7 @@ class Maximum(Function):
         return ga, gb
 
 
-class Minimum(Function):
+class MinimumOp(Function):
     def forward(self, a, b):
         self.a, self.b = a, b
         return self.xp.minimum(a, b)
@@ -258,7 +258,7 @@ class Minimum(Function):
         return ga, gb
 
 
-class Clip(Function):
+class ClipOp(Function):
     """out = min(max(x, low), high): x where low <= x <= high, low below it, high above it (and high wherever
     low > high). The gradient goes to whichever of x, low, high the output is; x keeps it at the bounds."""
 
@@ -279,7 +279,7 @@ class Clip(Function):
         )
 
 
-class Where(Function):
+class WhereOp(Function):
     def forward(self, cond, a, b):
         self.cond = cond
         return self.xp.where(cond, a, b)
@@ -292,12 +292,12 @@ class Where(Function):
 
 def maximum(a: Any, b: Any) -> Tensor:
     """The element-wise maximum, broadcast; on ties each side gets half the gradient."""
-    return _apply_broadcasting(Maximum, "maximum", *binary_operands(a, b))
+    return _apply_broadcasting(MaximumOp, "maximum", *binary_operands(a, b))
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """The element-wise minimum, broadcast; on ties each side gets half the gradient."""
-    return _apply_broadcasting(Minimum, "minimum", *binary_operands(a, b))
+    return _apply_broadcasting(MinimumOp, "minimum", *binary_operands(a, b))
 
 
 def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:
@@ -310,7 +310,7 @@ def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:
     low = to_operand(float("-inf") if min is None else min, x)
     high = to_operand(float("inf") if max is None else max, x)
     low, high = cast(low, x.data.dtype), cast(high, x.data.dtype)
-    return _apply_broadcasting(Clip, "clip", x, low, high)
+    return _apply_broadcasting(ClipOp, "clip", x, low, high)
 
 
 clamp = clip
@@ -324,7 +324,7 @@ def where(condition: Tensor, a: Any, b: Any) -> Tensor:
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = to_operand(a, condition)
     a, b = binary_operands(a, b)
-    return _apply_broadcasting(Where, "where", condition, a, b)
+    return _apply_broadcasting(WhereOp, "where", condition, a, b)
 
 
 # -------------------------------------------------------------------------------------- comparisons (no grad)

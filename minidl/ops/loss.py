@@ -68,7 +68,7 @@ def _targets(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index:
     return t
 
 
-class ClassLoss(Function):
+class ClassLossOp(Function):
     """Cross-entropy of raw scores (``from_logits``) or negative log-likelihood of log-probabilities, over rows
     of class scores, with class weights, ignore_index and (for cross-entropy) label smoothing."""
 
@@ -160,7 +160,7 @@ def cross_entropy(
         return _cross_entropy_with_probabilities(input, target, weight, reduction, label_smoothing, op)
     t = _targets(input, target, weight, ignore_index, op)
     tensors = [input] if weight is None else [input, weight]
-    return ClassLoss.apply(
+    return ClassLossOp.apply(
         *tensors, target=t, ignore_index=ignore_index, reduction=reduction, smoothing=label_smoothing,
         from_logits=True,
     )  # fmt: skip
@@ -194,7 +194,7 @@ def nll_loss(
         raise TypeError(f"{op}: the log-probabilities must be floating point, got {input.data.dtype.name}")
     t = _targets(input, target, weight, ignore_index, op)
     tensors = [input] if weight is None else [input, weight]
-    return ClassLoss.apply(
+    return ClassLossOp.apply(
         *tensors, target=t, ignore_index=ignore_index, reduction=reduction, smoothing=0.0, from_logits=False
     )
 
@@ -224,7 +224,7 @@ def _warn_if_broadcast(input: Tensor, target: Any, op: str) -> None:
         )
 
 
-class BCEWithLogits(Function):
+class BCEWithLogitsOp(Function):
     """loss = (1 - t) x + (1 + (pos_weight - 1) t) softplus(-x), written without overflow."""
 
     def forward(self, x, t, *, weight, pos_weight):
@@ -275,5 +275,5 @@ def binary_cross_entropy_with_logits(
     def constant(t: Tensor | None) -> Any:
         return None if t is None else t.data.astype(dtype, copy=False)
 
-    loss = BCEWithLogits.apply(input, cast(target, dtype), weight=constant(weight), pos_weight=constant(pos_weight))
+    loss = BCEWithLogitsOp.apply(input, cast(target, dtype), weight=constant(weight), pos_weight=constant(pos_weight))
     return _reduce(loss, reduction)

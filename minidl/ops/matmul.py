@@ -9,7 +9,7 @@ from minidl.ops.operands import to_operand
 from minidl.tensor import Tensor
 
 
-class MatMul(Function):
+class MatMulOp(Function):
     def forward(self, a, b):
         self.a, self.b = a, b
         return self.xp.matmul(a, b)
@@ -63,14 +63,14 @@ def matmul(a: Any, b: Any) -> Tensor:
             f"({k_a}) must equal the {'only' if b.data.ndim == 1 else 'second-to-last'} dim of the second ({k_b})"
         )
     try:
-        return MatMul.apply(a, b)
+        return MatMulOp.apply(a, b)
     except ValueError:
         raise ValueError(
             f"matmul: the batch dims of shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together"
         ) from None
 
 
-class Linear(Function):
+class LinearOp(Function):
     """y = x @ W^T + b, with the leading dims of x folded into one batch of rows."""
 
     def forward(self, x, w, *bias):
@@ -113,4 +113,4 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         if tuple(bias.shape) != (weight.shape[0],):
             raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
         tensors.append(bias)
-    return Linear.apply(*tensors)
+    return LinearOp.apply(*tensors)

@@ -10,7 +10,7 @@ from minidl.autograd import Function
 from minidl.tensor import Tensor
 
 
-class BatchNormTrain(Function):
+class BatchNormTrainOp(Function):
     """Normalise with the batch's own mean and (biased) variance per channel; x viewed as (N, C, L)."""
 
     def forward(self, x, weight, bias, eps):
@@ -26,7 +26,7 @@ class BatchNormTrain(Function):
         return self.xp.reshape(dx, self.shape), dweight, dbias
 
 
-class BatchNormEval(Function):
+class BatchNormEvalOp(Function):
     """Normalise with fixed statistics: an affine map per channel, y = (x - mean) * invstd * weight + bias,
     computed as x * scale + shift (two passes over x instead of four; PyTorch's CPU kernel does the same)."""
 
@@ -95,7 +95,7 @@ def batch_norm(
                 f"{op}: training needs more than one value per channel to compute a variance, got input shape "
                 f"{tuple(input.shape)}"
             )
-        out = BatchNormTrain.apply(input, weight, bias, eps=eps)
+        out = BatchNormTrainOp.apply(input, weight, bias, eps=eps)
         if running_mean is not None or running_var is not None:
             if momentum is None:
                 raise ValueError(
@@ -112,7 +112,7 @@ def batch_norm(
     xp = input._backend.xp
     invstd = Tensor._make((1.0 / xp.sqrt(running_var.data + eps)).astype(input.data.dtype), input._backend)
     mean = Tensor._make(running_mean.data.astype(input.data.dtype, copy=False), input._backend)
-    return BatchNormEval.apply(input, weight, bias, mean, invstd)
+    return BatchNormEvalOp.apply(input, weight, bias, mean, invstd)
 
 
 def _batch_stats(x: Tensor, eps: float) -> tuple[Any, Any]:
@@ -134,7 +134,7 @@ def _update_running(running_mean, running_var, mean, var, momentum, count, c) ->
             running_var.mul_(1 - momentum).add_(unbiased * momentum)
 
 
-class LocalResponseNorm(Function):
+class LocalResponseNormOp(Function):
     """y_c = x_c / (k + alpha / size * sum of x_j^2 over the ``size`` channels around c) ** beta."""
 
     def forward(self, x, size, alpha, beta, k):
@@ -171,4 +171,4 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
         raise ValueError(f"local_response_norm: expected an input with 3 or more dims, got shape {tuple(input.shape)}")
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"local_response_norm: size must be a positive integer, got {size!r}")
-    return LocalResponseNorm.apply(input, size=size, alpha=alpha, beta=beta, k=k)
+    return LocalResponseNormOp.apply(input, size=size, alpha=alpha, beta=beta, k=k)

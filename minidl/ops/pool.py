@@ -37,7 +37,7 @@ def _pool_args(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode, op)
     return kernel, stride, pad, dilation, out
 
 
-class MaxPool2d(Function):
+class MaxPool2dOp(Function):
     """Records max pooling; the kernel already ran (the caller may want the indices without a graph)."""
 
     save_inputs = False
@@ -50,7 +50,7 @@ class MaxPool2d(Function):
         return (self.backend.kernels.max_pool2d_backward(g, self.indices, self.shape),)
 
 
-class AvgPool2d(Function):
+class AvgPool2dOp(Function):
     save_inputs = False
 
     def forward(self, x, kernel, stride, padding, out_size, count_include_pad, divisor_override):
@@ -79,7 +79,7 @@ def max_pool2d(
     x, unbatched = image_batch(input, op)
     kernel, stride, pad, dilation, out_size = _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, op)
     pooled, indices = x._backend.kernels.max_pool2d_forward(x.data, kernel, stride, pad, dilation, out_size)
-    out = MaxPool2d.apply(x, pooled=pooled, indices=indices)
+    out = MaxPool2dOp.apply(x, pooled=pooled, indices=indices)
     if not return_indices:
         return out.squeeze(0) if unbatched else out
     indices = Tensor._make(indices, x._backend)
@@ -102,7 +102,7 @@ def avg_pool2d(
     if divisor_override is not None and (isinstance(divisor_override, bool) or divisor_override <= 0):
         raise ValueError(f"{op}: divisor_override must be a positive integer, got {divisor_override!r}")
     kernel, stride, pad, _, out_size = _pool_args(x, kernel_size, stride, padding, 1, ceil_mode, op)
-    out = AvgPool2d.apply(
+    out = AvgPool2dOp.apply(
         x, kernel=kernel, stride=stride, padding=pad, out_size=out_size,
         count_include_pad=bool(count_include_pad), divisor_override=divisor_override,
     )  # fmt: skip
@@ -119,7 +119,7 @@ def _bins(size: int, out: int) -> np.ndarray:
     return weights
 
 
-class AdaptiveAvgPool2d(Function):
+class AdaptiveAvgPool2dOp(Function):
     """Adaptive average pooling is separable: out = P_h @ x @ P_w^T with the row-averaging matrices of ``_bins``."""
 
     save_inputs = False
@@ -150,5 +150,5 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     if sizes == (1, 1):
         out = x.mean(dim=(2, 3), keepdim=True)
     else:
-        out = AdaptiveAvgPool2d.apply(x, out_size=sizes)
+        out = AdaptiveAvgPool2dOp.apply(x, out_size=sizes)
     return out.squeeze(0) if unbatched else out

@@ -24,7 +24,7 @@ def _count(shape: tuple, axes: tuple | None) -> int:
     return math.prod(shape) if axes is None else math.prod(shape[i] for i in axes)
 
 
-class Sum(Function):
+class SumOp(Function):
     save_inputs = False
 
     def forward(self, x, axes, keepdim):
@@ -37,7 +37,7 @@ class Sum(Function):
         return (xp.broadcast_to(xp.reshape(g, _kept_shape(self.shape, self.axes)), self.shape),)
 
 
-class Mean(Function):
+class MeanOp(Function):
     save_inputs = False
 
     def forward(self, x, axes, keepdim):
@@ -50,7 +50,7 @@ class Mean(Function):
         return (xp.broadcast_to(g, self.shape),)
 
 
-class Extreme(Function):
+class ExtremeOp(Function):
     """max or min over axes (values only). The gradient is shared equally among tied extremes (PyTorch's amax)."""
 
     save_output = True
@@ -75,7 +75,7 @@ def _reduced_shape(shape: tuple, axes: tuple | None) -> tuple:
     return tuple(n for i, n in enumerate(shape) if i not in axes)
 
 
-class Var(Function):
+class VarOp(Function):
     def forward(self, x, axes, correction, keepdim):
         xp = self.xp
         self.x, self.axes = x, axes
@@ -93,7 +93,7 @@ class Var(Function):
         return (xp.multiply(xp.subtract(self.x, self.mean), scale),)
 
 
-class Std(Var):
+class StdOp(VarOp):
     """sqrt(var). Where the deviation is 0 its gradient is taken as 0 (PyTorch's choice), not 1/0."""
 
     save_output = True
@@ -111,7 +111,7 @@ class Std(Var):
         return super().backward(g_var)
 
 
-class LogSumExp(Function):
+class LogSumExpOp(Function):
     save_output = True
 
     def forward(self, x, axes, keepdim):
@@ -142,26 +142,26 @@ def _need_float(x: Tensor, op: str) -> None:
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False, **aliases: Any) -> Tensor:
     """The sum over ``dim`` (all dims when None). Integer and bool tensors sum to int64."""
     axes, keepdim = _axes(x, dim, keepdim, aliases, "sum")
-    return Sum.apply(x, axes=axes, keepdim=keepdim)
+    return SumOp.apply(x, axes=axes, keepdim=keepdim)
 
 
 def mean(x: Tensor, dim: Any = None, keepdim: bool = False, **aliases: Any) -> Tensor:
     """The mean over ``dim`` (all dims when None); floating-point tensors only."""
     axes, keepdim = _axes(x, dim, keepdim, aliases, "mean")
     _need_float(x, "mean")
-    return Mean.apply(x, axes=axes, keepdim=keepdim)
+    return MeanOp.apply(x, axes=axes, keepdim=keepdim)
 
 
 def max(x: Tensor, dim: Any = None, keepdim: bool = False, **aliases: Any) -> Tensor:
     """The largest value over ``dim`` (all dims when None); ties share the gradient."""
     axes, keepdim = _axes(x, dim, keepdim, aliases, "max")
-    return Extreme.apply(x, axes=axes, keepdim=keepdim, largest=True)
+    return ExtremeOp.apply(x, axes=axes, keepdim=keepdim, largest=True)
 
 
 def min(x: Tensor, dim: Any = None, keepdim: bool = False, **aliases: Any) -> Tensor:
     """The smallest value over ``dim`` (all dims when None); ties share the gradient."""
     axes, keepdim = _axes(x, dim, keepdim, aliases, "min")
-    return Extreme.apply(x, axes=axes, keepdim=keepdim, largest=False)
+    return ExtremeOp.apply(x, axes=axes, keepdim=keepdim, largest=False)
 
 
 def _correction(unbiased: bool, kw: dict, op: str) -> tuple[int, dict]:
@@ -183,7 +183,7 @@ def var(x: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False
     correction, aliases = _correction(unbiased, kw, "var")
     axes, keepdim = _axes(x, dim, keepdim, aliases, "var")
     _need_float(x, "var")
-    return Var.apply(x, axes=axes, correction=correction, keepdim=keepdim)
+    return VarOp.apply(x, axes=axes, correction=correction, keepdim=keepdim)
 
 
 def std(x: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False, **kw: Any) -> Tensor:
@@ -191,13 +191,13 @@ def std(x: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False
     correction, aliases = _correction(unbiased, kw, "std")
     axes, keepdim = _axes(x, dim, keepdim, aliases, "std")
     _need_float(x, "std")
-    return Std.apply(x, axes=axes, correction=correction, keepdim=keepdim)
+    return StdOp.apply(x, axes=axes, correction=correction, keepdim=keepdim)
 
 
 def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False, **aliases: Any) -> Tensor:
     """log(sum(exp(x))) over ``dim``, computed without overflow (shifted by the maximum)."""
     axes, keepdim = _axes(x, dim, keepdim, aliases, "logsumexp")
-    return LogSumExp.apply(floating(x), axes=axes, keepdim=keepdim)
+    return LogSumExpOp.apply(floating(x), axes=axes, keepdim=keepdim)
 
 
 def _arg_extreme(x: Tensor, dim: Any, keepdim: bool, aliases: dict, op: str) -> Tensor:

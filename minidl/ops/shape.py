@@ -30,7 +30,7 @@ def _shape_args(shape: tuple, op: str) -> tuple[int, ...]:
 # --------------------------------------------------------------------------------------------- reshape, view
 
 
-class Reshape(Function):
+class ReshapeOp(Function):
     save_inputs = False
     is_view = True
 
@@ -57,7 +57,7 @@ def _reshape(x: Tensor, shape: tuple, op: str, copy: bool | None) -> Tensor:
     ):
         raise ValueError(f"{op}: cannot reshape a tensor of shape {tuple(x.shape)} ({size} elements) into {shape}")
     try:
-        return Reshape.apply(x, shape=shape, copy=copy)
+        return ReshapeOp.apply(x, shape=shape, copy=copy)
     except ValueError:
         raise RuntimeError(
             f"view: the shape {shape} is not compatible with the memory layout of this tensor of shape "
@@ -107,7 +107,7 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
 # ---------------------------------------------------------------------------------------- transpose, permute
 
 
-class Permute(Function):
+class PermuteOp(Function):
     save_inputs = False
     is_view = True
 
@@ -130,7 +130,7 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
         raise ValueError(f"permute: {dims} is not a permutation of the dims 0..{ndim - 1}")
     if dims == tuple(range(ndim)):
         return x
-    return Permute.apply(x, dims=dims)
+    return PermuteOp.apply(x, dims=dims)
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -148,7 +148,7 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
 # -------------------------------------------------------------------------------------- expand, broadcast_to
 
 
-class Expand(Function):
+class ExpandOp(Function):
     save_inputs = False
     is_view = True
 
@@ -165,7 +165,7 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     if shape == x.data.shape:
         return x
     try:
-        return Expand.apply(x, shape=shape)
+        return ExpandOp.apply(x, shape=shape)
     except ValueError:
         raise ValueError(f"broadcast_to: a tensor of shape {tuple(x.shape)} cannot be broadcast to {shape}") from None
 
@@ -208,7 +208,7 @@ def index_key(key: Any, like: Tensor) -> Any:
     return tuple(out)
 
 
-class GetItem(Function):
+class GetItemOp(Function):
     save_inputs = False
     is_view = True
 
@@ -237,7 +237,7 @@ def getitem(x: Tensor, key: Any) -> Tensor:
     arrays or tensors (repeated indices accumulate their gradients)."""
     key = index_key(key, x)
     try:
-        return GetItem.apply(x, key=key)
+        return GetItemOp.apply(x, key=key)
     except IndexError as err:
         raise IndexError(f"indexing a tensor of shape {tuple(x.shape)}: {err}") from None
 
@@ -255,7 +255,7 @@ def _same_dtype(tensors: Sequence[Tensor], op: str) -> list[Tensor]:
     return [cast(t, dtype) for t in tensors]
 
 
-class Cat(Function):
+class CatOp(Function):
     save_inputs = False
 
     def forward(self, *arrays, axis):
@@ -278,10 +278,10 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     for s in shapes:
         if len(s) != ndim or s[:axis] + s[axis + 1 :] != shapes[0][:axis] + shapes[0][axis + 1 :]:
             raise ValueError(f"cat: along dim {axis} the other sizes must match, got shapes {shapes}")
-    return Cat.apply(*tensors, axis=axis)
+    return CatOp.apply(*tensors, axis=axis)
 
 
-class Stack(Function):
+class StackOp(Function):
     save_inputs = False
 
     def forward(self, *arrays, axis):
@@ -300,7 +300,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     if builtins.any(s != shapes[0] for s in shapes):
         raise ValueError(f"stack: all tensors must have the same shape, got {shapes}")
     axis = normalize_dim(dim, tensors[0].data.ndim + 1)
-    return Stack.apply(*tensors, axis=axis)
+    return StackOp.apply(*tensors, axis=axis)
 
 
 def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
@@ -337,7 +337,7 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
-class Pad(Function):
+class PadOp(Function):
     save_inputs = False
 
     def forward(self, x, widths, mode, value):
@@ -402,4 +402,4 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
             raise ValueError(f"pad: cannot replicate the edge of the empty dim {d}")
         if n + lo + hi < 0:
             raise ValueError(f"pad: widths {(lo, hi)} crop more than the size {n} of dim {d}")
-    return Pad.apply(x, widths=tuple(widths), mode=mode, value=value)
+    return PadOp.apply(x, widths=tuple(widths), mode=mode, value=value)

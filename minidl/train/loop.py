@@ -210,7 +210,9 @@ def _checkpoint_callbacks(
     elif monitor is not None:
         raise ValueError(
             "fit: monitor= picks the best checkpoint of checkpoint_dir=; with your own ModelCheckpoint, set its "
-            "monitor instead" if savers else "fit: monitor= picks the best checkpoint, so it needs checkpoint_dir="
+            "monitor instead"
+            if savers
+            else "fit: monitor= picks the best checkpoint, so it needs checkpoint_dir="
         )
     return [c for c in callbacks if not isinstance(c, ckpt.ModelCheckpoint)] + savers
 

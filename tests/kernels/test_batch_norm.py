@@ -35,7 +35,7 @@ def _assert_close(actual: np.ndarray, expected: np.ndarray, dtype, scale: float 
 
 def test_every_kernel_is_registered():
     for name in NAMES:
-        assert IMPLEMENTATIONS[name]["numba"].startswith("minidl_kernels.cpu.norm:")
+        assert IMPLEMENTATIONS[name]["numba"].startswith("minidl_kernels.numba.norm:")
         assert callable(_load(name, "numba"))
 
 

@@ -69,7 +69,7 @@ def _check_all(x, weight, stride, pad, dilation, dtype, views=("contiguous",) * 
 
 def test_every_kernel_is_registered():
     for name in NAMES:
-        assert IMPLEMENTATIONS[name]["numba"].startswith("minidl_kernels.cpu.depthwise:")
+        assert IMPLEMENTATIONS[name]["numba"].startswith("minidl_kernels.numba.depthwise:")
         assert callable(_load(name, "numba"))
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from minidl_kernels.cpu.special import erf as erf_numba
+from minidl_kernels.numba.special import erf as erf_numba
 from minidl_kernels.reference.special import erf as erf_reference
 
 

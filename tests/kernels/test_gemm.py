@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from minidl_kernels import IMPLEMENTATIONS
-from minidl_kernels.cpu import gemm as numba_gemm_module
+from minidl_kernels.numba import gemm as numba_gemm_module
 
 
 def _load(impl):

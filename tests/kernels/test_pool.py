@@ -79,7 +79,7 @@ def _window_positions(shape, kernel, stride, padding, dilation, out_size):
 
 def test_every_kernel_is_registered():
     for name in NAMES:
-        assert IMPLEMENTATIONS[name]["numba"].startswith("minidl_kernels.cpu.pool:")
+        assert IMPLEMENTATIONS[name]["numba"].startswith("minidl_kernels.numba.pool:")
         assert callable(_load(name, "numba"))
 
 

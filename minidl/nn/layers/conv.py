@@ -94,6 +94,11 @@ class Conv2d(Module):
             return F.conv2d(padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
+    def macs(self, output: Tensor) -> int:
+        """C_out * H_out * W_out * (C_in / groups) * kh * kw per sample (bias additions not counted)."""
+        kh, kw = self.kernel_size
+        return math.prod(output.shape[1:]) * (self.in_channels // self.groups) * kh * kw
+
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0, 0):

@@ -52,5 +52,9 @@ class Linear(Module):
     def forward(self, input: Tensor) -> Tensor:
         return F.linear(input, self.weight, self.bias)
 
+    def macs(self, output: Tensor) -> int:
+        """in_features per output value, per sample (bias additions not counted)."""
+        return math.prod(output.shape[1:]) * self.in_features
+
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

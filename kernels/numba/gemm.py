@@ -17,9 +17,10 @@ How it is built (the GotoBLAS / BLIS scheme, adapted to what Numba's compiler do
   pack (B when it is row-major, A when it is column-major) reads ``GROUP`` panels' worth of each source row at
   once, so that every cache line it loads is used whole.
 
-Measured on one Zen 4 core (BENCHMARKING.md's machine), float32, against OpenBLAS through NumPy: about 75-80% of
-its GFLOP/s at 1024 x 1024, ~70% at 512, ~60% at 256 (where K = 256 leaves the horizontal sums less work to hide
-behind), ~80% on a ResNet 3x3 convolution's 64 x 576 @ 576 x 1024. ``python -m benchmarks.gemm`` measures it.
+Measured on one Zen 4 core (the 2-vCPU AMD EPYC development machine, AVX-512), float32, against OpenBLAS through
+NumPy: about 75-80% of its GFLOP/s at 1024 x 1024, ~70% at 512, ~60% at 256 (where K = 256 leaves the horizontal
+sums less work to hide behind), ~80% on a ResNet 3x3 convolution's 64 x 576 @ 576 x 1024. ``python -m benchmarks
+gemm`` measures it.
 
 Inputs may have any strides: a C- or F-contiguous operand is packed straight from its memory, any other view is
 first copied to a C-contiguous array (a cost of O(M K + K N) against the O(M N K) product).

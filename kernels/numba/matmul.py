@@ -1,7 +1,7 @@
 """The batched matrix product on top of our own Numba GEMM: one ``gemm`` call per matrix of the batch."""
 
 import numpy as np
-from minidl_kernels.cpu.gemm import gemm
+from minidl_kernels.numba.gemm import gemm
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
