@@ -19,13 +19,17 @@ def pin_threads(threads: int | None) -> None:
             os.environ[name] = str(threads)
 
 
-def threads_flag(argv: list[str]) -> int | None:
-    """The value of ``--threads N`` / ``--threads=N`` in ``argv``, if any (argparse checks it properly later)."""
+DEFAULT_THREADS = 1  # every example's --threads default: 1 thread is the comparison the README's figures use
+
+
+def threads_flag(argv: list[str]) -> int:
+    """The value of ``--threads N`` / ``--threads=N`` in ``argv``, else ``DEFAULT_THREADS`` (argparse checks the
+    value properly later)."""
     for i, arg in enumerate(argv):
         value = argv[i + 1] if arg == "--threads" and i + 1 < len(argv) else arg.partition("--threads=")[2]
         if value.isdigit() and int(value) > 0:
             return int(value)
-    return None
+    return DEFAULT_THREADS
 
 
 def limit_numba_threads(threads: int | None) -> None:

@@ -5,7 +5,7 @@ Each run prints the model's summary (layers, output shapes, parameters, multiply
 train and test images, test accuracy, time per epoch, settings, date) to a Markdown table (``--out``). Run it once
 per model to fill the table::
 
-    python examples/classic_cnns.py --model lenet5 --epochs 10 --data-dir /work/shared/data
+    python examples/classic_cnns.py --model lenet5 --epochs 10 --download
     python examples/classic_cnns.py --model mobilenet_v2 --epochs 1 --train-subset 5000 --test-subset 2000
     python examples/classic_cnns.py --model resnet18 --optimizer adam --threads 2
 
@@ -22,8 +22,9 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the examples' shared _threads.py
-from _threads import limit_numba_threads, pin_threads, threads_flag
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the examples' shared _threads.py and _data.py
+from _data import add_data_flags, load_splits
+from _threads import DEFAULT_THREADS, limit_numba_threads, pin_threads, threads_flag
 
 if __name__ == "__main__":  # before NumPy and Numba start their thread pools
     pin_threads(threads_flag(sys.argv[1:]))
@@ -92,11 +93,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "all 60,000)")  # fmt: skip
     add("--test-subset", type=int, default=None, metavar="N", help="test on N random test images (default: all "
         "10,000)")  # fmt: skip
-    add("--data-dir", default=None, help="folder holding fashion-mnist/ (or its four IDX files); default "
-        "$MINIDL_DATA, else ~/.cache/minidl")  # fmt: skip
-    add("--download", action="store_true", help="download the Fashion-MNIST files that are missing")
+    add_data_flags(parser, "Fashion-MNIST")
     add("--seed", type=int, default=0, help="seeds the subsets, the initial weights and the shuffles (default 0)")
-    add("--threads", type=int, default=None, help="threads for NumPy's BLAS and Numba (default: as they start)")
+    add(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help=f"threads of every thread pool: BLAS, Numba (default {DEFAULT_THREADS})",
+    )
     add("--out", type=Path, default=Path("runs/classic_cnns.md"), help="the Markdown table the row is appended to "
         "(created with its header when missing; default runs/classic_cnns.md)")  # fmt: skip
     add("--no-progress", action="store_true", help="no progress bar during the epochs")
@@ -177,6 +181,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     limit_numba_threads(args.threads)
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
 
+    full_train, full_test = load_splits(datasets.FashionMNIST, args.data_dir, args.download)
     minidl.manual_seed(args.seed)
     model, side = build_model(args.model)
     print(f"{args.model}: {ADAPTATIONS[family(args.model)]}")
@@ -184,10 +189,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     steps = [transforms.Resize(side)] if side != 28 else []
     prepare = transforms.Compose([*steps, transforms.Normalize(datasets.FashionMNIST.mean, datasets.FashionMNIST.std)])
-    train_set = subset(datasets.FashionMNIST(args.data_dir, train=True, download=args.download),
-                       args.train_subset, args.seed)  # fmt: skip
-    test_set = subset(datasets.FashionMNIST(args.data_dir, train=False, download=args.download),
-                      args.test_subset, args.seed + 1)  # fmt: skip
+    train_set = subset(full_train, args.train_subset, args.seed)
+    test_set = subset(full_test, args.test_subset, args.seed + 1)
     train_loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed, transform=prepare)
     test_loader = DataLoader(test_set, 256, transform=prepare)
 

@@ -20,11 +20,11 @@ Both are tested on every MNIST test image of digits 5–9 (4,861 images); the la
 pays off when labels are scarce: with 10 images per digit it adds 3.4 points on average over seeds 0-4 (from -0.7
 to +9.1); with 50, LeNet-5 from scratch already reaches about 94% and the digits 0–4 add nothing (-0.7 to +1.2)::
 
-    python examples/finetune.py --data-dir /work/shared/data --threads 1     # about 15 s on one core
+    python examples/finetune.py                                              # about 15 s on one core
     python examples/finetune.py --per-class 5 10 50 --seed 1                 # the gain as labels get scarce
 
 ``--data-dir`` is the folder holding ``mnist/`` (or the folder of the four IDX files itself); without it the files
-are looked for in ``$MINIDL_DATA/mnist`` or ``~/.cache/minidl/mnist``; ``--download`` fetches the missing ones.
+are looked for in ``$MINIDL_DATA``, ``~/.cache/minidl`` and the repository's ``data/``; ``--download`` fetches them.
 A run repeats exactly for a given ``--seed`` and thread count.
 """
 
@@ -35,8 +35,9 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the examples' shared _threads.py
-from _threads import limit_numba_threads, pin_threads, threads_flag
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the examples' shared _threads.py and _data.py
+from _data import add_data_flags, load_splits
+from _threads import DEFAULT_THREADS, limit_numba_threads, pin_threads, threads_flag
 
 if __name__ == "__main__":  # before NumPy and Numba start their thread pools
     pin_threads(threads_flag(sys.argv[1:]))
@@ -59,9 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (see ``--help``), checked."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add = parser.add_argument
-    add("--data-dir", default=None, help="folder holding mnist/ (or the four IDX files); default $MINIDL_DATA, "
-        "else ~/.cache/minidl")  # fmt: skip
-    add("--download", action="store_true", help="download the MNIST files that are missing")
+    add_data_flags(parser, "MNIST")
     add("--per-class", type=int, nargs="+", default=[10, 50], metavar="N", help="labelled training images per new "
         "digit; several values give one comparison each, from one pre-trained network (default: 10 50)")  # fmt: skip
     add("--pretrain-epochs", type=int, default=3, help="epochs of pre-training on digits 0-4 (default 3)")
@@ -82,7 +81,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--batch-size", type=int, default=25, help="batch size on the small set (default 25)")
     add("--seed", type=int, default=0, help="seeds the choice of images, the initial weights and the shuffles "
         "(default 0)")  # fmt: skip
-    add("--threads", type=int, default=None, help="threads for NumPy's BLAS and Numba (default: as they start)")
+    add(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help=f"threads of every thread pool: BLAS, Numba (default {DEFAULT_THREADS})",
+    )
     args = parser.parse_args(argv)
     for name in ("pretrain_epochs", "finetune_epochs", "batch_size", "pretrain_subset", "test_subset", "threads"):
         value = getattr(args, name)
@@ -219,8 +223,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
     pin_threads(args.threads)
     limit_numba_threads(args.threads)
     start = time.perf_counter()
-    train_set = datasets.MNIST(args.data_dir, train=True, download=args.download)
-    test_set = datasets.MNIST(args.data_dir, train=False, download=args.download)
+    train_set, test_set = load_splits(datasets.MNIST, args.data_dir, args.download)
 
     old_train = subset(digit_dataset(train_set, OLD_DIGITS), args.pretrain_subset, args.seed)
     old_test = subset(digit_dataset(test_set, OLD_DIGITS), args.test_subset, args.seed)

@@ -1,6 +1,6 @@
 """Train LeNet-5 on MNIST with minidl: the project's main job.
 
-    python examples/lenet_mnist.py                          # downloads MNIST to ~/.cache/minidl on first run
+    python examples/lenet_mnist.py                          # MNIST from the repository's data/mnist (offline)
     python examples/lenet_mnist.py --data-dir path/to/mnist # a folder holding the four IDX files (.gz or raw)
 
 The defaults reach >= 99.2% accuracy on the real MNIST test set in 10 epochs (the LeNet-5 paper reports
@@ -19,8 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the examples' shared _threads.py
-from _threads import limit_numba_threads, pin_threads
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the examples' shared _threads.py and _data.py
+from _data import add_data_flags, load_splits
+from _threads import DEFAULT_THREADS, limit_numba_threads, pin_threads
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,16 +31,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=64, help="images per step (default 64)")
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default 2e-3 Adam, 0.05 SGD)")
     parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="adam (default) or sgd+momentum")
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="folder with the four MNIST files (default: $MINIDL_DATA/mnist or ~/.cache/minidl/mnist)",
-    )
-    parser.add_argument("--download", action="store_true", help="download MNIST if it is missing (default: only "
-                        "when --data-dir is not given)")  # fmt: skip
+    add_data_flags(parser, "MNIST")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling and augmentation (default 0)")
-    parser.add_argument("--threads", type=int, default=1, help="compute threads (default 1)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help=f"threads of every thread pool: BLAS, Numba (default {DEFAULT_THREADS})",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/lenet_mnist"), help="checkpoints and curves folder")
     parser.add_argument("--device", default="cpu", help="device to train on (default cpu)")
     parser.add_argument("--no-augment", action="store_true", help="train on the images as they are")
@@ -69,9 +68,7 @@ def main(argv: list[str] | None = None) -> float:
     except RuntimeError as err:
         sys.exit(f"--device {args.device}: {err}")
     minidl.manual_seed(args.seed)
-    download = args.download or args.data_dir is None
-    train_set = datasets.MNIST(args.data_dir, train=True, download=download)
-    test_set = datasets.MNIST(args.data_dir, train=False, download=download)
+    train_set, test_set = load_splits(datasets.MNIST, args.data_dir, args.download)
     if args.train_subset is not None:
         train_set = Subset(train_set, range(min(args.train_subset, len(train_set))))
 

@@ -15,7 +15,7 @@ import pytest
 from benchmarks import models as model_bench
 from benchmarks import training as training_bench
 from benchmarks.timing import THREAD_VARIABLES
-from tests.data import MNIST_DIR, needs_mnist
+from tests.data import MNIST_DIR
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -52,7 +52,6 @@ def test_fresh_process_first_call_reports_its_parts():
     assert all(v > 0 for v in result.values())
 
 
-@needs_mnist
 def test_training_suite_runs_a_few_batches_on_both_sides_alike():
     text, data = training_bench.run(repeat=1, epochs_fraction=0.004, batch_size=32, root=MNIST_DIR, profile=True)
     assert data["batches_timed_per_epoch"] == 8 and data["batches_per_epoch"] == 1875

@@ -1,8 +1,9 @@
-"""Smoke tests of examples/finetune.py and examples/classic_cnns.py: each runs end to end on a few real MNIST /
-Fashion-MNIST images (from ../shared/data, skipped where absent) with tiny settings, and its printed and returned
-results are checked. A few seconds in all."""
+"""Smoke tests of examples/finetune.py and examples/classic_cnns.py: each runs end to end on a few real MNIST
+(the repository's data/mnist) / Fashion-MNIST images (from ../shared/data, skipped where absent) with tiny settings,
+and its printed and returned results are checked. A few seconds in all."""
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 
 import minidl
 from minidl.models import list_models
-from tests.data import SHARED, needs_fashion, needs_mnist
+from tests.data import REPOSITORY_DATA, SHARED, needs_fashion
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,11 +37,10 @@ def classic_cnns():
 
 
 # ------------------------------------------------------------------------------------------------ finetune
-TINY = ["--data-dir", str(SHARED), "--pretrain-subset", "1000", "--pretrain-epochs", "1", "--test-subset", "1000",
-        "--finetune-epochs", "4", "--frozen-epochs", "1", "--batch-size", "5"]  # fmt: skip
+TINY = ["--data-dir", str(REPOSITORY_DATA), "--pretrain-subset", "1000", "--pretrain-epochs", "1",
+        "--test-subset", "1000", "--finetune-epochs", "4", "--frozen-epochs", "1", "--batch-size", "5"]  # fmt: skip
 
 
-@needs_mnist
 def test_finetune_compares_with_scratch_and_repeats_under_its_seed(finetune, capsys):
     results = finetune.main([*TINY, "--per-class", "3", "10"])
     out = capsys.readouterr().out
@@ -60,7 +60,6 @@ def test_finetune_compares_with_scratch_and_repeats_under_its_seed(finetune, cap
     assert finetune.main([*TINY, "--per-class", "3", "10"]) == results  # deterministic under --seed
 
 
-@needs_mnist
 def test_finetune_generic_head_split_freezes_all_but_the_output_layer(finetune, capsys):
     results = finetune.main([*TINY, "--per-class", "3", "--head", "last"])
     assert len(results) == 1 and 0 <= results[0]["finetuned"] <= 1
@@ -87,7 +86,7 @@ def test_finetune_rejects_bad_flags(finetune):
         finetune.parse_args(["--per-class", "0"])
     assert finetune.threads_flag(["--seed", "1", "--threads", "2"]) == 2
     assert finetune.threads_flag(["--threads=3"]) == 3
-    assert finetune.threads_flag(["--seed", "4"]) is None
+    assert finetune.threads_flag(["--seed", "4"]) == 1  # the examples' shared default
 
 
 # -------------------------------------------------------------------------------------------- classic_cnns
@@ -135,3 +134,56 @@ def test_classic_cnns_runs_as_a_script_with_pinned_threads(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "1 thread" in out.read_text() and "Row appended" in done.stdout
+
+
+# ------------------------------------------------------------------------------------------- the examples' data
+DATA_EXAMPLES = ("lenet_mnist", "finetune", "classic_cnns")
+
+
+def run_example(name: str, args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python examples/<name>.py args`` with ``env`` added to a copy of the environment, $MINIDL_DATA removed."""
+    environ = {k: v for k, v in os.environ.items() if k != "MINIDL_DATA"} | env
+    command = [sys.executable, str(ROOT / "examples" / f"{name}.py"), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=environ, check=False)
+
+
+def test_examples_agree_on_data_and_thread_flags():
+    texts = {name: run_example(name, ["--help"], {}).stdout for name in DATA_EXAMPLES}
+    for name, text in texts.items():
+        flat = " ".join(text.split())
+        assert "--download download the files when none of those folders holds them" in flat, name
+        assert "default: off" in flat and "$MINIDL_DATA, ~/.cache/minidl and the repository's data/" in flat, name
+        assert "--threads THREADS threads of every thread pool: BLAS, Numba (default 1)" in flat, name
+
+
+def test_mnist_examples_find_the_repository_copy_with_no_other(tmp_path):
+    """An empty user cache and no $MINIDL_DATA: the MNIST examples read data/mnist, offline."""
+    data = load("_data")
+    environ = {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("MINIDL_DATA", raising=False)
+        for key, value in environ.items():
+            patch.setenv(key, value)
+        train, test = data.load_splits(minidl.data.datasets.MNIST, None, download=False)
+    assert train.root == REPOSITORY_DATA and (len(train), len(test)) == (60000, 10000)
+
+
+@pytest.mark.parametrize(
+    "name, dataset", [("lenet_mnist", "MNIST"), ("finetune", "MNIST"), ("classic_cnns", "FashionMNIST")]
+)
+def test_missing_data_is_one_line_naming_the_flags(tmp_path, name, dataset):
+    done = run_example(name, ["--data-dir", str(tmp_path)], {"HOME": str(tmp_path)})
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"{dataset}: no copy of its files in {tmp_path}")
+    assert "--download" in done.stderr and "--data-dir" in done.stderr
+
+
+def test_a_failed_download_says_where_to_put_the_files(tmp_path):
+    env = {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "MINIDL_FASHION_MNIST_MIRRORS": "http://127.0.0.1:9/"}  # fmt: skip
+    done = run_example("classic_cnns", ["--download"], env)
+    assert done.returncode == 1 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    folder = tmp_path / "cache" / "minidl" / "fashion-mnist"
+    assert done.stderr.startswith("FashionMNIST: the download failed")
+    assert f"put its files in {folder} by hand" in done.stderr and "--data-dir" in done.stderr

@@ -4,7 +4,7 @@ import importlib.util
 import re
 from pathlib import Path
 
-from tests.data import MNIST_DIR, needs_mnist
+from tests.data import MNIST_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,7 +39,6 @@ def test_readme_python_examples_run():
         exec(compile(block.replace("    ...", "    pass"), "README.md", "exec"), {})
 
 
-@needs_mnist
 def test_lenet_example_trains_and_writes_its_checkpoints_and_curves(tmp_path, capsys):
     """The main job on 3,200 real MNIST images for one epoch (the full run is quoted in README.md)."""
     argv = ["--data-dir", str(MNIST_DIR), "--epochs", "1", "--train-subset", "3200", "--out", str(tmp_path),

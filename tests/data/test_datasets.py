@@ -13,15 +13,23 @@ import numpy as np
 import pytest
 
 from minidl.data import DataLoader, Subset
-from minidl.data.datasets import CIFAR10, MNIST, DatasetNotFoundError, FashionMNIST, default_root
+from minidl.data.datasets import (
+    CIFAR10,
+    MNIST,
+    DatasetNotFoundError,
+    FashionMNIST,
+    default_root,
+    search_roots,
+    user_cache_root,
+)
 from minidl.data.datasets.idx import read_idx
 from tests.data import (
     CIFAR_FILES,
     MNIST_DIR,
+    REPOSITORY_DATA,
     SHARED,
     cifar_archive,
     needs_fashion,
-    needs_mnist,
     write_cifar,
 )
 
@@ -32,11 +40,10 @@ NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3
 
 @pytest.fixture(scope="module")
 def mnist_train():
-    """The real training split (every test using it is marked needs_mnist)."""
-    return MNIST(SHARED, train=True)
+    """The real training split (the repository's copy)."""
+    return MNIST(REPOSITORY_DATA, train=True)
 
 
-@needs_mnist
 def test_mnist_train_split(mnist_train):
     ds = mnist_train
     assert len(ds) == 60000
@@ -47,9 +54,8 @@ def test_mnist_train_split(mnist_train):
     assert len(ds.classes) == 10
 
 
-@needs_mnist
 def test_mnist_test_split_and_samples():
-    ds = MNIST(SHARED, train=False)
+    ds = MNIST(REPOSITORY_DATA, train=False)
     assert len(ds) == 10000
     assert np.bincount(ds.targets).tolist() == TEST_HISTOGRAM
     image, label = ds[0]
@@ -59,7 +65,6 @@ def test_mnist_test_split_and_samples():
     np.testing.assert_array_equal(image[0], ds.data[0].astype(np.float32) / np.float32(255))
 
 
-@needs_mnist
 def test_mnist_batches_match_items(mnist_train):
     idx = np.array([59999, 0, 12345, 0])
     images, labels = mnist_train.__getitems__(idx)
@@ -73,13 +78,29 @@ def test_mnist_batches_match_items(mnist_train):
     np.testing.assert_array_equal(y.numpy(), labels)
 
 
-@needs_mnist
 def test_root_defaults_to_minidl_data(monkeypatch):
-    monkeypatch.setenv("MINIDL_DATA", str(SHARED))
-    assert default_root() == SHARED
+    monkeypatch.setenv("MINIDL_DATA", str(REPOSITORY_DATA))
+    assert default_root() == REPOSITORY_DATA
     assert len(MNIST(train=False)) == 10000
     monkeypatch.delenv("MINIDL_DATA")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     assert default_root() == Path("~/.cache/minidl").expanduser()
+    monkeypatch.setenv("XDG_CACHE_HOME", "/somewhere/cache")
+    assert default_root() == user_cache_root() == Path("/somewhere/cache/minidl")
+
+
+def test_search_roots_order_and_which_hold_the_files(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("MINIDL_DATA", str(tmp_path / "data"))
+    roots = search_roots(REPOSITORY_DATA)
+    assert roots == [tmp_path / "data", tmp_path / "cache" / "minidl", REPOSITORY_DATA]
+    assert [MNIST.holds_files(r) for r in roots] == [False, False, True]
+    assert MNIST.holds_files(MNIST_DIR)  # the folder of the four files itself
+    copy_test_split(tmp_path / "data" / "mnist")  # one split only: not a copy of the dataset
+    assert not MNIST.holds_files(tmp_path / "data")
+    assert not FashionMNIST.holds_files(REPOSITORY_DATA)
+    monkeypatch.delenv("MINIDL_DATA")
+    assert search_roots(REPOSITORY_DATA) == [tmp_path / "cache" / "minidl", REPOSITORY_DATA]
 
 
 @needs_fashion
@@ -89,7 +110,7 @@ def test_fashion_mnist():
     assert np.bincount(train.targets).tolist() == [6000] * 10
     assert np.bincount(test.targets).tolist() == [1000] * 10
     assert train.classes[9] == "Ankle boot"
-    assert not np.array_equal(test.data[:100], MNIST(SHARED, train=False).data[:100])
+    assert not np.array_equal(test.data[:100], MNIST(REPOSITORY_DATA, train=False).data[:100])
 
 
 def copy_test_split(folder, raw=False):
@@ -102,11 +123,10 @@ def copy_test_split(folder, raw=False):
             shutil.copy(MNIST_DIR / f"{name}.gz", folder / f"{name}.gz")
 
 
-@needs_mnist
 def test_raw_files_read_as_the_gzip_ones(tmp_path):
     copy_test_split(tmp_path / "mnist", raw=True)
     raw = MNIST(tmp_path, train=False)
-    gz = MNIST(SHARED, train=False)
+    gz = MNIST(REPOSITORY_DATA, train=False)
     np.testing.assert_array_equal(raw.data, gz.data)
     np.testing.assert_array_equal(raw.targets, gz.targets)
 
@@ -175,7 +195,6 @@ def test_corrupt_raw_files_raise_a_clear_error(tmp_path, images, labels, match):
         MNIST(tmp_path, train=False)
 
 
-@needs_mnist
 def test_truncated_and_corrupt_gzip_files_raise_a_clear_error(tmp_path):
     copy_test_split(tmp_path / "mnist")
     path = tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz"
@@ -198,7 +217,9 @@ def test_truncated_and_corrupt_gzip_files_raise_a_clear_error(tmp_path):
 
 
 def test_cifar10_from_pickle_batches(tmp_path):
+    assert not CIFAR10.holds_files(tmp_path)
     batches = write_cifar(tmp_path / "cifar-10-batches-py")
+    assert CIFAR10.holds_files(tmp_path)
     train, test = CIFAR10(tmp_path, train=True), CIFAR10(tmp_path, train=False)
     n_train = sum(n for name, n in CIFAR_FILES.items() if name != "test_batch")
     assert (len(train), len(test)) == (n_train, 7)
@@ -222,6 +243,7 @@ def test_cifar10_extracts_the_archive(tmp_path):
     write_cifar(tmp_path / "made" / "cifar-10-batches-py")
     (tmp_path / "root").mkdir()
     (tmp_path / "root" / "cifar-10-python.tar.gz").write_bytes(cifar_archive(tmp_path / "made" / "cifar-10-batches-py"))
+    assert CIFAR10.holds_files(tmp_path / "root")  # the archive will do
     test = CIFAR10(tmp_path / "root", train=False)
     assert len(test) == 7
     assert sorted(p.name for p in (tmp_path / "root" / "cifar-10-batches-py").iterdir()) == ["test_batch"]
@@ -269,9 +291,8 @@ def test_dataset_transform_sees_images_and_batches(tmp_path):
     np.testing.assert_array_equal(image, 1 - ds.data[0].transpose(2, 0, 1) / np.float32(255))
 
 
-@needs_mnist
 def test_root_may_be_the_folder_of_the_four_files():
     """``--data-dir`` in the examples names the folder holding the files themselves, not its parent."""
-    direct, nested = MNIST(MNIST_DIR, train=False), MNIST(SHARED, train=False)
+    direct, nested = MNIST(MNIST_DIR, train=False), MNIST(REPOSITORY_DATA, train=False)
     assert direct.root == MNIST_DIR
     np.testing.assert_array_equal(direct.data, nested.data)

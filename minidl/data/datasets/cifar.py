@@ -118,6 +118,13 @@ class CIFAR10(ImageArrayDataset):
         images = np.concatenate([p[0] for p in parts])
         super().__init__(images.transpose(0, 2, 3, 1), np.concatenate([p[1] for p in parts]), transform)
 
+    @classmethod
+    def holds_files(cls, root: str | os.PathLike) -> bool:
+        """Whether ``root`` holds every batch file of both splits, or the archive they are extracted from."""
+        root = Path(root).expanduser()
+        batches = root / cls.folder
+        return (root / cls.archive).is_file() or all((batches / n).is_file() for n in cls.train_files + cls.test_files)
+
     def _nchw(self) -> np.ndarray:
         return self.data.transpose(0, 3, 1, 2)
 

@@ -57,9 +57,8 @@ class MNIST(ImageArrayDataset):
     ):
         self.root = resolve_root(root)
         self.train = train
-        split = "train" if train else "t10k"
-        names = (f"{split}-images-idx3-ubyte", f"{split}-labels-idx1-ubyte")
-        images, labels = self._files(self._folder(names), names, download)
+        names = self.split_names(train)
+        images, labels = self._files(self.split_folder(self.root, names), names, download)
         data, targets = read_idx(images), read_idx(labels)
         if data.dtype != np.uint8 or data.ndim != 3 or data.shape[1:] != (28, 28):
             raise ValueError(f"{images}: expected uint8 images (N, 28, 28), found {data.dtype} {data.shape}")
@@ -71,14 +70,24 @@ class MNIST(ImageArrayDataset):
             raise ValueError(f"{labels}: label {targets.max()} out of range 0..{len(self.classes) - 1}")
         super().__init__(data, targets.astype(np.int64), transform)
 
-    def _folder(self, names: tuple[str, ...]) -> Path:
+    @classmethod
+    def split_names(cls, train: bool) -> tuple[str, str]:
+        """The IDX file names (without ``.gz``) of a split: images, then labels."""
+        split = "train" if train else "t10k"
+        return f"{split}-images-idx3-ubyte", f"{split}-labels-idx1-ubyte"
+
+    @classmethod
+    def split_folder(cls, root: Path, names: tuple[str, ...]) -> Path:
         """``root/<folder>``, or ``root`` itself when it holds every file of the split (and the former does not)."""
+        nested = root / cls.folder
+        return root if _holds(root, names) and not _holds(nested, names) else nested
 
-        def holds(folder: Path) -> bool:
-            return all((folder / n).is_file() or (folder / (n + ".gz")).is_file() for n in names)
-
-        nested = self.root / self.folder
-        return self.root if holds(self.root) and not holds(nested) else nested
+    @classmethod
+    def holds_files(cls, root: str | os.PathLike) -> bool:
+        """Whether ``root`` (a data root holding ``<folder>/``, or the folder of the files itself) holds every file
+        of both splits, raw or ``.gz``."""
+        root = Path(root).expanduser()
+        return all(_holds(cls.split_folder(root, names), names) for names in map(cls.split_names, (True, False)))
 
     def _files(self, folder: Path, names: tuple[str, ...], download: bool) -> list[Path]:
         """The path of each IDX file ``names`` (raw preferred, else ``.gz``), downloading missing ones if asked."""
@@ -96,6 +105,11 @@ class MNIST(ImageArrayDataset):
 
     def _nchw(self) -> np.ndarray:
         return self.data[:, None]
+
+
+def _holds(folder: Path, names: tuple[str, ...]) -> bool:
+    """Whether ``folder`` holds each of the IDX files ``names``, raw or ``.gz``."""
+    return all((folder / n).is_file() or (folder / (n + ".gz")).is_file() for n in names)
 
 
 class FashionMNIST(MNIST):

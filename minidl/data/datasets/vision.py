@@ -1,7 +1,8 @@
 """What the image datasets share: where their files live, the missing-files error, and the array-backed base class.
 
-Files live under one root folder: ``root`` if given, else ``$MINIDL_DATA``, else ``~/.cache/minidl``; each dataset
-has its own subfolder there (``mnist/``, ``fashion-mnist/``, ``cifar-10-batches-py/``).
+Files live under one root folder: ``root`` if given, else ``$MINIDL_DATA``, else the user cache
+(``$XDG_CACHE_HOME/minidl``, by default ``~/.cache/minidl``); each dataset has its own subfolder there (``mnist/``,
+``fashion-mnist/``, ``cifar-10-batches-py/``). ``search_roots`` lists the places a program may look in turn.
 """
 
 from __future__ import annotations
@@ -15,9 +16,22 @@ import numpy as np
 from minidl.data.dataset import Dataset
 
 
+def user_cache_root() -> Path:
+    """The user's data cache: ``$XDG_CACHE_HOME/minidl``, by default ``~/.cache/minidl``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "minidl"
+
+
 def default_root() -> Path:
-    """The data root: ``$MINIDL_DATA`` when set, else ``~/.cache/minidl``."""
-    return Path(os.environ.get("MINIDL_DATA") or "~/.cache/minidl").expanduser()
+    """The data root: ``$MINIDL_DATA`` when set, else ``user_cache_root()``."""
+    data = os.environ.get("MINIDL_DATA")
+    return Path(data).expanduser() if data else user_cache_root()
+
+
+def search_roots(*extra: str | os.PathLike) -> list[Path]:
+    """The data roots to look in, in order: ``$MINIDL_DATA`` (when set), the user cache, then ``extra`` (such as a
+    copy shipped beside a program), without repeats."""
+    roots = [default_root(), user_cache_root(), *(Path(p).expanduser() for p in extra)]
+    return list(dict.fromkeys(roots))
 
 
 def resolve_root(root: str | os.PathLike | None) -> Path:
