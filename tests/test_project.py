@@ -4,18 +4,43 @@ import importlib.util
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.data import MNIST_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_ci_runs_exactly_the_readme_test_command():
-    readme = (ROOT / "README.md").read_text()
-    commands = re.findall(r"```bash\n(.+?)\n```", readme)
-    test_command = next(c for c in commands if "pytest" in c)
-    ci = (ROOT / ".ci" / "run").read_text().splitlines()
-    assert test_command in ci, f"{test_command!r} is not a line of .ci/run"
-    assert "pip install . && python examples/lenet_mnist.py" in commands
+def _readme_commands_module():
+    spec = importlib.util.spec_from_file_location("readme_commands", ROOT / ".ci" / "readme_commands.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ci_runs_the_readme_setup_commands_in_order():
+    """.ci/run runs what README's set-up section says, in order: the main job first, then the tests."""
+    commands = _readme_commands_module().setup_commands((ROOT / "README.md").read_text())
+    assert commands == [
+        "pip install . && python examples/lenet_mnist.py",
+        'pip install -e ".[dev,reference]" && pytest',
+    ]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "python3 .ci/readme_commands.py README.md" in ci
+    assert '"${commands[0]}"' in ci and '"${commands[1]}"' in ci
+    assert ci.index('"${commands[0]}"') < ci.index('"${commands[1]}"')
+    assert "python3 -m venv" in ci  # a fresh environment
+
+
+def test_readme_commands_come_from_the_setup_section_only():
+    parse = _readme_commands_module().setup_commands
+    readme = (
+        "# x\n```bash\nnot this\n```\n## Set up\ntext\n```bash\na && b\n```\nmore\n```bash\nc\n```\n"
+        "## Next\n```bash\nd\n```\n"
+    )
+    assert parse(readme) == ["a && b", "c"]
+    with pytest.raises(ValueError, match="no .## Set up. section"):
+        parse("# nothing\n")
 
 
 def _example(name: str):
