@@ -15,6 +15,11 @@ Each kernel name has several implementations with one contract:
 
 ``IMPLEMENTATIONS`` lists, for every kernel name, where each implementation lives, so that the backend
 (and the tests) can find them without importing the compiled ones eagerly.
+
+Every implementation checks its arguments before it touches memory, with the checks of its family's reference
+module (``check_*_args``, built from ``reference.arguments``), written once: a call outside the contract raises
+ValueError, TypeError or IndexError with the message ``"<kernel name>: <what was expected>, got <what was given>"``
+(tests/kernels/test_kernel_arguments.py holds every implementation to it).
 """
 
 import os

@@ -6,6 +6,7 @@ on LeNet's first activation, 64×6×28×28 float32).
 """
 
 import numpy as np
+from minidl_kernels.reference.mask import check_keep_where_args
 from minidl_kernels.reference.mask import keep_where as _keep_where_reference
 
 _UINTS = {4: np.uint32, 8: np.uint64}
@@ -13,10 +14,10 @@ _UINTS = {4: np.uint32, 8: np.uint64}
 
 def keep_where(g: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """g where ``keep``, an exact 0 elsewhere. g: float32/float64 (...), keep: bool, same shape."""
-    g, keep = np.asarray(g), np.asarray(keep)
-    uint = _UINTS.get(g.dtype.itemsize) if g.dtype.kind == "f" else None
-    if uint is None or g.ndim == 0 or g.shape != keep.shape:
+    check_keep_where_args(g, keep)
+    if g.ndim == 0:
         return _keep_where_reference(g, keep)
+    uint = _UINTS[g.dtype.itemsize]
     bits = keep.astype(uint)
     np.negative(bits, out=bits)  # 1 -> all ones, 0 -> 0
     return (g.view(uint) & bits).view(g.dtype)

@@ -24,7 +24,7 @@ from numba.core import caching
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
-# Numba 0.62 made the locator classes public; older releases have the same classes with a leading underscore.
+# Recent Numba releases name the locator classes without a leading underscore, older ones with it.
 _CacheImpl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
 _UserWideCacheLocator = getattr(caching, "UserWideCacheLocator", None) or caching._UserWideCacheLocator
 

@@ -19,7 +19,7 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
-from minidl_kernels.reference.conv import check_conv_args, float_array
+from minidl_kernels.reference.conv import check_col2im_args, check_im2col_args
 
 cnp.import_array()
 
@@ -145,8 +145,8 @@ cdef void _col2im(const real* cols, Py_ssize_t planes, Py_ssize_t h, Py_ssize_t 
 def im2col(x, kernel_size, stride, padding, dilation):
     """The patches of x as columns. x: (N, C, H, W) float32/float64, any strides -> cols:
     (N, C * kh * kw, Ho * Wo), a new C-contiguous array of x's dtype."""
-    ho, wo = check_conv_args(x.shape, kernel_size, stride, padding, dilation)
-    cdef cnp.ndarray xc = float_array(x, "im2col")
+    ho, wo = check_im2col_args(x, kernel_size, stride, padding, dilation)
+    cdef cnp.ndarray xc = np.ascontiguousarray(x)
     cdef Py_ssize_t n = xc.shape[0], c = xc.shape[1], h = xc.shape[2], w = xc.shape[3]
     cdef Py_ssize_t kh = kernel_size[0], kw = kernel_size[1], sh = stride[0], sw = stride[1]
     cdef Py_ssize_t pt = padding[0], pl = padding[2], dh = dilation[0], dw = dilation[1]
@@ -167,12 +167,10 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
     """The adjoint of im2col: every column entry added back into the pixel it was read from (zero padding
     dropped). cols: (N, C * kh * kw, Ho * Wo) float32/float64, any strides -> dx: (N, C, H, W), a new
     C-contiguous array of cols' dtype."""
-    ho, wo = check_conv_args(x_shape, kernel_size, stride, padding, dilation)
+    ho, wo = check_col2im_args(cols, x_shape, kernel_size, stride, padding, dilation)
     n, c, h, w = (int(v) for v in x_shape)
     kh, kw = kernel_size
-    if tuple(cols.shape) != (n, c * kh * kw, ho * wo):
-        raise ValueError(f"col2im: cols has shape {tuple(cols.shape)}, expected {(n, c * kh * kw, ho * wo)}")
-    cdef cnp.ndarray cc = float_array(cols, "col2im")
+    cdef cnp.ndarray cc = np.ascontiguousarray(cols)
     cdef cnp.ndarray dx = np.empty((n, c, h, w), dtype=cc.dtype)
     cdef Py_ssize_t planes = n * c, h_ = h, w_ = w, kh_ = kh, kw_ = kw
     cdef Py_ssize_t sh = stride[0], sw = stride[1], pt = padding[0], pl = padding[2]

@@ -50,22 +50,22 @@ cdef Py_ssize_t _scatter_add_strided(
     return -1
 
 
-def scatter_add(cnp.ndarray out, cnp.ndarray index, cnp.ndarray src):
+def scatter_add(out, index, src):
     """Add ``src[i]`` into ``out[index[i]]`` for every i, in place; repeated indices accumulate.
 
     out: (M,) float32/float64, index: (N,) int64 in [0, M), src: (N,) same dtype as out; strided views allowed.
     """
-    check_scatter_args(out, index, src)
-    if not out.flags.writeable:
-        raise ValueError("scatter_add: out is read-only")
+    check_scatter_args(out, index, src)  # before the typed views below, so any bad argument gets its message
+    cdef cnp.ndarray out_array = out, index_array = index, src_array = src
     cdef Py_ssize_t bad
-    cdef Py_ssize_t n = index.shape[0]
-    cdef int64_t m = out.shape[0]
-    cdef char* out_data = <char*>cnp.PyArray_DATA(out)
-    cdef const char* index_data = <const char*>cnp.PyArray_DATA(index)
-    cdef const char* src_data = <const char*>cnp.PyArray_DATA(src)
-    cdef Py_ssize_t out_stride = out.strides[0], index_stride = index.strides[0], src_stride = src.strides[0]
-    cdef bint single = out.dtype.num == cnp.NPY_FLOAT32
+    cdef Py_ssize_t n = index_array.shape[0]
+    cdef int64_t m = out_array.shape[0]
+    cdef char* out_data = <char*>cnp.PyArray_DATA(out_array)
+    cdef const char* index_data = <const char*>cnp.PyArray_DATA(index_array)
+    cdef const char* src_data = <const char*>cnp.PyArray_DATA(src_array)
+    cdef Py_ssize_t out_stride = out_array.strides[0], index_stride = index_array.strides[0]
+    cdef Py_ssize_t src_stride = src_array.strides[0]
+    cdef bint single = out_array.dtype.num == cnp.NPY_FLOAT32
     cdef Py_ssize_t item = 4 if single else 8
     cdef bint contiguous = out_stride == item and src_stride == item and index_stride == 8
     with nogil:
@@ -78,4 +78,4 @@ def scatter_add(cnp.ndarray out, cnp.ndarray index, cnp.ndarray src):
         else:
             bad = _scatter_add_strided(<double*>out_data, out_stride, m, index_data, index_stride, src_data, src_stride, n)
     if bad >= 0:
-        raise scatter_index_error(bad, index, out.shape[0])
+        raise scatter_index_error(bad, index, m)

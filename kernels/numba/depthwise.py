@@ -31,9 +31,13 @@ from __future__ import annotations
 
 import numpy as np
 from minidl_kernels.reference.conv import conv_output_size
+from minidl_kernels.reference.depthwise import (
+    check_depthwise_backward_input_args,
+    check_depthwise_backward_weight_args,
+    check_depthwise_forward_args,
+)
 from numba import njit, prange
 
-_FLOATS = (np.float32, np.float64)
 _FASTMATH = {"contract"}  # multiply-adds may fuse into FMA: more accurate, never reorders a sum
 _GROUP_ELEMENTS = 2048  # small planes of a channel are stacked, image after image, into buffers about this long
 
@@ -283,19 +287,6 @@ def _as(a: np.ndarray, dtype) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=dtype)
 
 
-def _check(x_shape, weight_shape, dtype, what: str) -> tuple[int, int, int, int]:
-    if np.dtype(dtype) not in _FLOATS:
-        raise TypeError(f"{what}: float32 or float64 expected, got {np.dtype(dtype)}")
-    if len(x_shape) != 4 or len(weight_shape) != 4 or weight_shape[1] != 1:
-        raise ValueError(
-            f"{what}: x (N, C, H, W) and weight (C * m, 1, kh, kw) expected, got {x_shape}, {weight_shape}"
-        )
-    c, oc = x_shape[1], weight_shape[0]
-    if c == 0 or oc % c != 0 or oc == 0:
-        raise ValueError(f"{what}: weight has {oc} output channels, not a positive multiple of {c} input channels")
-    return c, oc, weight_shape[2], weight_shape[3]
-
-
 def depthwise_conv2d_forward(
     x: np.ndarray,
     weight: np.ndarray,
@@ -304,10 +295,11 @@ def depthwise_conv2d_forward(
     dilation: tuple[int, int],
 ) -> np.ndarray:
     """x: (N, C, H, W), weight: (C * m, 1, kh, kw) -> (N, C * m, Ho, Wo), a new C-contiguous array of x's dtype."""
-    _, oc, kh, kw = _check(x.shape, weight.shape, x.dtype, "depthwise_conv2d_forward")
+    check_depthwise_forward_args(x, weight, stride, padding, dilation)
+    oc, _, kh, kw = weight.shape
     (sh, sw), (pt, _, pl, _), (dh, dw) = stride, padding, dilation
     ho, wo = conv_output_size(x.shape[2:], (kh, kw), stride, padding, dilation)
-    out = np.empty((x.shape[0], oc, max(ho, 0), max(wo, 0)), dtype=x.dtype)
+    out = np.empty((x.shape[0], oc, ho, wo), dtype=x.dtype)
     if out.size:
         rows, pitch, _ = _layout(ho, wo, kh, kw, sh, sw, dh, dw)
         w = _as(weight, x.dtype).reshape(oc, kh, kw)
@@ -324,7 +316,8 @@ def depthwise_conv2d_backward_input(
     dilation: tuple[int, int],
 ) -> np.ndarray:
     """grad_out: (N, C * m, Ho, Wo), weight: (C * m, 1, kh, kw) -> dx: (N, C, H, W) of grad_out's dtype."""
-    _, oc, kh, kw = _check(x_shape, weight.shape, grad_out.dtype, "depthwise_conv2d_backward_input")
+    check_depthwise_backward_input_args(grad_out, weight, x_shape, stride, padding, dilation)
+    oc, _, kh, kw = weight.shape
     (sh, sw), (pt, _, pl, _), (dh, dw) = stride, padding, dilation
     dtype = grad_out.dtype
     dx = np.zeros(tuple(x_shape), dtype=dtype)
@@ -347,7 +340,8 @@ def depthwise_conv2d_backward_weight(
     dilation: tuple[int, int],
 ) -> np.ndarray:
     """grad_out: (N, C * m, Ho, Wo), x: (N, C, H, W) -> dweight: (C * m, 1, kh, kw) of grad_out's dtype."""
-    _, oc, kh, kw = _check(x.shape, weight_shape, grad_out.dtype, "depthwise_conv2d_backward_weight")
+    check_depthwise_backward_weight_args(grad_out, x, weight_shape, stride, padding, dilation)
+    oc, _, kh, kw = weight_shape
     (sh, sw), (pt, _, pl, _), (dh, dw) = stride, padding, dilation
     dtype = grad_out.dtype
     dweight = np.zeros(tuple(weight_shape), dtype=dtype)

@@ -27,6 +27,7 @@ first copied to a C-contiguous array (a cost of O(M K + K N) against the O(M N K
 """
 
 import numpy as np
+from minidl_kernels.reference.conv import check_gemm_args
 from numba import njit, prange
 
 MR = 4  # rows of A per micro-panel
@@ -134,12 +135,7 @@ def _as_c_contiguous(x: np.ndarray) -> tuple[np.ndarray, bool]:
 def gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The matrix product a @ b. a: (M, K), b: (K, N), any strides, both float32 or both float64 ->
     (M, N), C-contiguous."""
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
-        raise ValueError(f"gemm: shapes {a.shape} and {b.shape} are not (M, K) and (K, N)")
-    if a.dtype != b.dtype:
-        raise TypeError(f"gemm: dtypes {a.dtype} and {b.dtype} differ")
-    if a.dtype not in (np.float32, np.float64):
-        raise TypeError(f"gemm: dtype {a.dtype} is not float32 or float64")
+    check_gemm_args(a, b)
     (m, k), n = a.shape, b.shape[1]
     if m == 0 or n == 0 or k == 0:
         return np.zeros((m, n), dtype=a.dtype)

@@ -18,7 +18,7 @@ image by image (or in small groups), where the columns also stay in cache for th
 
 import numpy as np
 from llvmlite import ir
-from minidl_kernels.reference.conv import check_conv_args, float_array
+from minidl_kernels.reference.conv import check_col2im_args, check_im2col_args
 from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -193,8 +193,8 @@ def im2col(
 ) -> np.ndarray:
     """The patches of x as columns. x: (N, C, H, W) float32/float64, any strides -> cols:
     (N, C * kh * kw, Ho * Wo), a new C-contiguous array of x's dtype."""
-    ho, wo = check_conv_args(x.shape, kernel_size, stride, padding, dilation)
-    x = float_array(x, "im2col")
+    ho, wo = check_im2col_args(x, kernel_size, stride, padding, dilation)
+    x = np.ascontiguousarray(x)
     n, c = x.shape[:2]
     (kh, kw), (sh, sw), (pt, _, pl, _), (dh, dw) = kernel_size, stride, padding, dilation
     cols = np.empty((n, c * kh * kw, ho * wo), dtype=x.dtype)
@@ -214,12 +214,10 @@ def col2im(
     """The adjoint of im2col: every column entry added back into the pixel it was read from (zero padding
     dropped). cols: (N, C * kh * kw, Ho * Wo) float32/float64, any strides -> dx: (N, C, H, W), a new
     C-contiguous array of cols' dtype."""
-    ho, wo = check_conv_args(x_shape, kernel_size, stride, padding, dilation)
+    ho, wo = check_col2im_args(cols, x_shape, kernel_size, stride, padding, dilation)
     n, c, h, w = x_shape
     (kh, kw), (sh, sw), (pt, _, pl, _), (dh, dw) = kernel_size, stride, padding, dilation
-    if tuple(cols.shape) != (n, c * kh * kw, ho * wo):
-        raise ValueError(f"col2im: cols has shape {tuple(cols.shape)}, expected {(n, c * kh * kw, ho * wo)}")
-    cols = float_array(cols, "col2im")
+    cols = np.ascontiguousarray(cols)
     dx = np.empty((n, c, h, w), dtype=cols.dtype)
     if dx.size:
         _col2im(cols.reshape(-1), n, c, h, w, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, dx.reshape(-1))

@@ -22,9 +22,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from minidl_kernels.reference.norm import check_batch_norm_backward_args, check_batch_norm_forward_args
 from numba import njit, prange
 
-_FLOATS = (np.float32, np.float64)
 _FASTMATH = {"reassoc", "contract"}  # reorder the sums across SIMD lanes; no assumption about NaN or inf
 
 
@@ -82,19 +82,10 @@ def _backward(g, x, weight, mean, invstd, dx, dweight, dbias):  # pragma: no cov
         dweight[ci] = sgx * inv
 
 
-def _check_x(x: np.ndarray, what: str) -> np.dtype:
-    if x.ndim != 3:
-        raise ValueError(f"{what}: x must be 3-D (N, C, L), got shape {x.shape}")
-    if x.dtype not in _FLOATS:
-        raise TypeError(f"{what}: float32 or float64 expected, got {x.dtype}")
-    return x.dtype
-
-
-def _per_channel(a: np.ndarray | None, c: int, default: float, name: str, what: str) -> np.ndarray:
+def _per_channel(a: np.ndarray | None, c: int, default: float) -> np.ndarray:
+    """A (C,) float64 array: ``a`` (already checked), or ``default`` everywhere when it is None."""
     if a is None:
         return np.full(c, default)
-    if a.shape != (c,):
-        raise ValueError(f"{what}: {name} must have shape ({c},), got {a.shape}")
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
@@ -103,11 +94,10 @@ def batch_norm_forward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """x: (N, C, L) -> (out (N, C, L), mean (C,), invstd (C,), var (C,)): var is the biased batch variance and
     invstd = 1 / sqrt(var + eps), all x's dtype."""
-    what = "batch_norm_forward"
-    dtype = _check_x(x, what)
-    c = x.shape[1]
-    w = _per_channel(weight, c, 1.0, "weight", what)
-    b = _per_channel(bias, c, 0.0, "bias", what)
+    check_batch_norm_forward_args(x, weight, bias, eps)
+    dtype, c = x.dtype, x.shape[1]
+    w = _per_channel(weight, c, 1.0)
+    b = _per_channel(bias, c, 0.0)
     out = np.empty(x.shape, dtype=dtype)
     mean, invstd, var = np.zeros(c), np.zeros(c), np.zeros(c)
     if x.shape[0] * x.shape[2] == 0:
@@ -122,14 +112,11 @@ def batch_norm_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The gradients of ``batch_norm_forward``: grad_out, x: (N, C, L) -> (dx (N, C, L), dweight (C,), dbias (C,)),
     all of x's dtype."""
-    what = "batch_norm_backward"
-    dtype = _check_x(x, what)
-    if grad_out.shape != x.shape:
-        raise ValueError(f"{what}: grad_out {grad_out.shape} and x {x.shape} must have the same shape")
-    c = x.shape[1]
-    w = _per_channel(weight, c, 1.0, "weight", what)
-    mu = _per_channel(mean, c, 0.0, "mean", what)
-    inv = _per_channel(invstd, c, 1.0, "invstd", what)
+    check_batch_norm_backward_args(grad_out, x, weight, mean, invstd)
+    dtype, c = x.dtype, x.shape[1]
+    w = _per_channel(weight, c, 1.0)
+    mu = _per_channel(mean, c, 0.0)
+    inv = _per_channel(invstd, c, 1.0)
     dx = np.empty(x.shape, dtype=dtype)
     dweight, dbias = np.zeros(c), np.zeros(c)
     if c and x.size:

@@ -13,9 +13,13 @@ C-contiguous (``np.ascontiguousarray``).
 from __future__ import annotations
 
 import numpy as np
+from minidl_kernels.reference.pool import (
+    check_avg_pool2d_backward_args,
+    check_avg_pool2d_forward_args,
+    check_max_pool2d_backward_args,
+    check_max_pool2d_forward_args,
+)
 from numba import njit, prange
-
-_FLOATS = (np.float32, np.float64)
 
 
 def _tap_ranges(out: int, size: int, kernel: int, stride: int, pad: int, dilation: int) -> tuple[np.ndarray, ...]:
@@ -25,19 +29,6 @@ def _tap_ranges(out: int, size: int, kernel: int, stride: int, pad: int, dilatio
     lo = np.where(start < 0, (-start + dilation - 1) // dilation, 0)
     hi = np.minimum(kernel, np.where(start < size, (size - 1 - start) // dilation + 1, 0))
     return start, lo, np.maximum(hi, lo)
-
-
-def _check(x_shape, kernel_size, stride, padding, what: str) -> None:
-    if len(x_shape) != 4:
-        raise ValueError(f"{what}: x must be 4-D (N, C, H, W), got shape {tuple(x_shape)}")
-    if min(*kernel_size, *stride) < 1 or min(padding) < 0:
-        raise ValueError(f"{what}: kernel_size {kernel_size} and stride {stride} must be >= 1, padding {padding} >= 0")
-
-
-def _float_dtype(dtype, what: str) -> np.dtype:
-    if np.dtype(dtype) not in _FLOATS:
-        raise TypeError(f"{what}: float32 or float64 expected, got {np.dtype(dtype)}")
-    return np.dtype(dtype)
 
 
 @njit(cache=True, fastmath={"reassoc"})
@@ -255,18 +246,14 @@ def max_pool2d_forward(
     element inside the input, as PyTorch does (the reference may give a padding position there). Every window
     must hold at least one input element (ValueError otherwise).
     """
-    what = "max_pool2d_forward"
-    _check(x.shape, kernel_size, stride, padding, what)
-    dtype = _float_dtype(x.dtype, what)
+    check_max_pool2d_forward_args(x, kernel_size, stride, padding, dilation, out_size)
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = kernel_size, stride, padding, dilation, out_size
     rs, rlo, rhi = _tap_ranges(ho, h, kh, sh, ph, dh)
     cs, clo, chi = _tap_ranges(wo, w, kw, sw, pw, dw)
-    if (rlo >= rhi).any() or (clo >= chi).any():
-        raise ValueError(f"{what}: out_size {out_size} makes a window with no input element (input {h}x{w})")
     whole = np.flatnonzero((clo == 0) & (chi == kw))  # the outputs whose window has every column inside
     inner_lo, inner_hi = (int(whole[0]), int(whole[-1]) + 1) if whole.size else (wo, wo)
-    out = np.empty((n, c, ho, wo), dtype=dtype)
+    out = np.empty((n, c, ho, wo), dtype=x.dtype)
     indices = np.empty((n, c, ho, wo), dtype=np.int64)
     if out.size:
         x = np.ascontiguousarray(x)
@@ -277,19 +264,14 @@ def max_pool2d_forward(
 def max_pool2d_backward(grad_out: np.ndarray, indices: np.ndarray, x_shape: tuple[int, int, int, int]) -> np.ndarray:
     """grad_out, indices: (N, C, Ho, Wo) -> dx: (N, C, H, W), each gradient added at its maximum's position
     (gradients of overlapping windows that share a maximum accumulate)."""
-    what = "max_pool2d_backward"
-    dtype = _float_dtype(grad_out.dtype, what)
-    if grad_out.shape != indices.shape or len(grad_out.shape) != 4 or tuple(grad_out.shape[:2]) != tuple(x_shape[:2]):
-        raise ValueError(
-            f"{what}: grad_out {grad_out.shape} and indices {indices.shape} must be (N, C, Ho, Wo) of x {x_shape}"
-        )
+    check_max_pool2d_backward_args(grad_out, indices, x_shape)
     n, c, h, w = x_shape
-    dx = np.zeros((n, c, h * w), dtype=dtype)
+    dx = np.zeros((n, c, h * w), dtype=grad_out.dtype)
     bad = np.zeros(n * c, dtype=np.bool_)
     if grad_out.size:
-        _max_backward(np.ascontiguousarray(grad_out), np.ascontiguousarray(indices, dtype=np.int64), dx, bad)
+        _max_backward(np.ascontiguousarray(grad_out), np.ascontiguousarray(indices), dx, bad)
     if bad.any():
-        raise IndexError(f"{what}: an index is out of range for a {h}x{w} input plane")
+        raise IndexError(f"max_pool2d_backward: indices in [0, {h * w}) expected, got some out of range")
     return dx.reshape(n, c, h, w)
 
 
@@ -321,13 +303,11 @@ def avg_pool2d_forward(
     divisor_override: int | None = None,
 ) -> np.ndarray:
     """x: (N, C, H, W) -> (N, C, Ho, Wo): each window's sum (in float64) divided as PyTorch divides it."""
-    what = "avg_pool2d_forward"
-    _check(x.shape, kernel_size, stride, padding, what)
-    dtype = _float_dtype(x.dtype, what)
+    check_avg_pool2d_forward_args(x, kernel_size, stride, padding, out_size, divisor_override)
     scale, rlo, rhi, clo, chi = _avg_setup(
         x.shape[2:], kernel_size, stride, padding, out_size, count_include_pad, divisor_override
     )
-    out = np.empty((x.shape[0], x.shape[1], *out_size), dtype=dtype)
+    out = np.empty((x.shape[0], x.shape[1], *out_size), dtype=x.dtype)
     if out.size:
         _avg_forward(np.ascontiguousarray(x), out, scale, rlo, rhi, clo, chi)
     return out
@@ -343,13 +323,11 @@ def avg_pool2d_backward(
     divisor_override: int | None = None,
 ) -> np.ndarray:
     """grad_out: (N, C, Ho, Wo) -> dx: (N, C, H, W), the adjoint of ``avg_pool2d_forward``."""
-    what = "avg_pool2d_backward"
-    _check(x_shape, kernel_size, stride, padding, what)
-    dtype = _float_dtype(grad_out.dtype, what)
+    check_avg_pool2d_backward_args(grad_out, x_shape, kernel_size, stride, padding, divisor_override)
     scale, rlo, rhi, clo, chi = _avg_setup(
         x_shape[2:], kernel_size, stride, padding, grad_out.shape[2:], count_include_pad, divisor_override
     )
-    dx = np.zeros(tuple(x_shape), dtype=dtype)
+    dx = np.zeros(tuple(x_shape), dtype=grad_out.dtype)
     if grad_out.size:
         _avg_backward(np.ascontiguousarray(grad_out), dx, scale, rlo, rhi, clo, chi)
     return dx

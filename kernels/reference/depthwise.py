@@ -1,14 +1,62 @@
 """Depthwise convolution (groups == in_channels), directly, without im2col.
 
-x: (N, C, H, W); weight: (C * m, 1, kh, kw) for a channel multiplier m >= 1 (output channel o reads input
-channel o // m); ``stride``, ``dilation``: (height, width); ``padding``: (top, bottom, left, right) of zeros;
-output (N, C * m, Ho, Wo) with the sizes of ``conv.conv_output_size``.
+x: (N, C, H, W) with C >= 1; weight: (C * m, 1, kh, kw) for a channel multiplier m >= 1 (output channel o reads
+input channel o // m); ``stride``, ``dilation``: (height, width); ``padding``: (top, bottom, left, right) of
+zeros; output (N, C * m, Ho, Wo) with the sizes of ``conv.conv_output_size``, both >= 1 (the rules of
+``conv.check_conv_args``). Arrays are float32 or float64 and may mix: the result has the dtype of x (forward) or
+grad_out (backward).
+
+The checks of these rules live here, once (``check_depthwise_*_args``); every implementation calls them before it
+touches memory.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from minidl_kernels.reference.conv import conv_output_size
+from minidl_kernels.reference.arguments import float_array_shape, int_tuple, show
+from minidl_kernels.reference.conv import check_conv_args, conv_output_size
+
+
+def _check_geometry(x_shape, weight_shape, stride, padding, dilation, what: str) -> tuple[int, int, int]:
+    """(C * m, Ho, Wo) for an x of ``x_shape`` and a weight of ``weight_shape`` (both checked here)."""
+    oc, one, kh, kw = int_tuple(weight_shape, 4, 0, "weight's shape (C * m, 1, kh, kw)", what)
+    ho, wo = check_conv_args(x_shape, (kh, kw), stride, padding, dilation, what)
+    c = x_shape[1]
+    if one != 1 or c < 1 or oc < 1 or oc % c != 0:
+        raise ValueError(
+            f"{what}: a weight (C * m, 1, kh, kw) with C = {c} >= 1 and m >= 1 expected, got {show(weight_shape)}"
+        )
+    return oc, ho, wo
+
+
+def _check_grad_out(grad_out, expected: tuple[int, ...], what: str) -> None:
+    shape = float_array_shape(grad_out, "grad_out", "(N, C * m, Ho, Wo)", what)
+    if shape != expected:
+        raise ValueError(f"{what}: grad_out of shape {show(expected)} (N, C * m, Ho, Wo) expected, got {show(shape)}")
+
+
+def check_depthwise_forward_args(x, weight, stride, padding, dilation) -> None:
+    """x a float (N, C, H, W) array, weight a float (C * m, 1, kh, kw) one, the geometry of the module docstring."""
+    what = "depthwise_conv2d_forward"
+    x_shape = float_array_shape(x, "x", "(N, C, H, W)", what)
+    weight_shape = float_array_shape(weight, "weight", "(C * m, 1, kh, kw)", what)
+    _check_geometry(x_shape, weight_shape, stride, padding, dilation, what)
+
+
+def check_depthwise_backward_input_args(grad_out, weight, x_shape, stride, padding, dilation) -> None:
+    """grad_out the float (N, C * m, Ho, Wo) array of the forward pass over an x of ``x_shape`` with ``weight``."""
+    what = "depthwise_conv2d_backward_input"
+    weight_shape = float_array_shape(weight, "weight", "(C * m, 1, kh, kw)", what)
+    oc, ho, wo = _check_geometry(x_shape, weight_shape, stride, padding, dilation, what)
+    _check_grad_out(grad_out, (x_shape[0], oc, ho, wo), what)
+
+
+def check_depthwise_backward_weight_args(grad_out, x, weight_shape, stride, padding, dilation) -> None:
+    """grad_out the float (N, C * m, Ho, Wo) array of the forward pass over x with a weight of ``weight_shape``."""
+    what = "depthwise_conv2d_backward_weight"
+    x_shape = float_array_shape(x, "x", "(N, C, H, W)", what)
+    oc, ho, wo = _check_geometry(x_shape, weight_shape, stride, padding, dilation, what)
+    _check_grad_out(grad_out, (x_shape[0], oc, ho, wo), what)
 
 
 def _taps(shape_hw, kernel_size, stride, padding, dilation):
@@ -33,6 +81,7 @@ def depthwise_conv2d_forward(
     dilation: tuple[int, int],
 ) -> np.ndarray:
     """x: (N, C, H, W), weight: (C * m, 1, kh, kw) -> (N, C * m, Ho, Wo)."""
+    check_depthwise_forward_args(x, weight, stride, padding, dilation)
     n, c, h, w = x.shape
     oc, _, kh, kw = weight.shape
     m = oc // c
@@ -53,6 +102,7 @@ def depthwise_conv2d_backward_input(
     dilation: tuple[int, int],
 ) -> np.ndarray:
     """grad_out: (N, C * m, Ho, Wo), weight: (C * m, 1, kh, kw) -> dx: (N, C, H, W)."""
+    check_depthwise_backward_input_args(grad_out, weight, x_shape, stride, padding, dilation)
     n, c, h, w = x_shape
     oc, _, kh, kw = weight.shape
     m = oc // c
@@ -73,6 +123,7 @@ def depthwise_conv2d_backward_weight(
     dilation: tuple[int, int],
 ) -> np.ndarray:
     """grad_out: (N, C * m, Ho, Wo), x: (N, C, H, W) -> dweight: (C * m, 1, kh, kw)."""
+    check_depthwise_backward_weight_args(grad_out, x, weight_shape, stride, padding, dilation)
     _, c, h, w = x.shape
     oc, _, kh, kw = weight_shape
     src = np.repeat(_pad(x, padding), oc // c, axis=1)

@@ -1,26 +1,38 @@
-"""Scatter-add: the backward of gathering with repeated indices."""
+"""Scatter-add: the backward of gathering with repeated indices.
+
+out: (M,) float32/float64, writable; index: (N,) int64 with values in [0, M); src: (N,) of out's dtype. Any of them
+may be a strided view. ``check_scatter_args`` checks all but the index values, once, for every implementation;
+each checks the values itself as it goes (IndexError, ``scatter_index_error``).
+"""
 
 import numpy as np
+from minidl_kernels.reference.arguments import float_dtype, shape_of
+
+_WHAT = "scatter_add"
 
 
 def check_scatter_args(out: np.ndarray, index: np.ndarray, src: np.ndarray) -> None:
-    """The argument checks every scatter_add implementation shares: 1-D arrays, matching lengths and dtypes."""
-    if out.ndim != 1 or index.ndim != 1 or src.ndim != 1:
-        raise ValueError(
-            f"scatter_add expects 1-D out, index and src, got {out.ndim}-D, {index.ndim}-D and {src.ndim}-D"
-        )
-    if index.shape[0] != src.shape[0]:
-        raise ValueError(f"scatter_add: index has {index.shape[0]} elements but src has {src.shape[0]}")
-    if out.dtype != src.dtype:
-        raise TypeError(f"scatter_add: out is {out.dtype} but src is {src.dtype}")
+    """The argument checks every scatter_add implementation shares: 1-D arrays, matching lengths, float dtypes
+    (out and src alike), int64 indices, a writable out."""
+    shapes = [shape_of(a, name, _WHAT) for a, name in ((out, "out"), (index, "index"), (src, "src"))]
+    if any(len(shape) != 1 for shape in shapes):
+        given = ", ".join(f"{len(s)}-D" for s in shapes)
+        raise ValueError(f"{_WHAT}: 1-D out, index and src expected, got {given}")
+    if shapes[1] != shapes[2]:
+        raise ValueError(f"{_WHAT}: index and src of one length expected, got {shapes[1][0]} and {shapes[2][0]}")
+    dtype = float_dtype(out, "out", _WHAT)
+    if src.dtype != dtype:
+        raise TypeError(f"{_WHAT}: src of out's dtype {dtype} expected, got {src.dtype}")
     if index.dtype != np.int64:
-        raise TypeError(f"scatter_add: index must be int64, got {index.dtype}")
+        raise TypeError(f"{_WHAT}: int64 index expected, got {index.dtype}")
+    if not getattr(getattr(out, "flags", None), "writeable", True):
+        raise ValueError(f"{_WHAT}: a writable out expected, got a read-only array")
 
 
 def scatter_index_error(position: int, index: np.ndarray, size: int) -> IndexError:
     """The error a compiled scatter_add raises when ``index[position]`` is outside [0, size)."""
     return IndexError(
-        f"scatter_add: index[{position}] = {index[position]} is out of range for out of size {size} "
+        f"{_WHAT}: index[{position}] in [0, {size}) expected, got {index[position]}: out of range "
         "(entries before it were already added)"
     )
 
@@ -33,5 +45,5 @@ def scatter_add(out: np.ndarray, index: np.ndarray, src: np.ndarray) -> None:
     """
     check_scatter_args(out, index, src)
     if index.size and (index.min() < 0 or index.max() >= out.shape[0]):
-        raise IndexError(f"scatter_add: index out of range for out of size {out.shape[0]}")
+        raise IndexError(f"{_WHAT}: indices in [0, {out.shape[0]}) expected, got some out of range")
     np.add.at(out, index, src)

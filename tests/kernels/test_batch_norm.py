@@ -110,9 +110,9 @@ def test_bad_arguments_are_refused():
         forward(np.ones((2, 3)), None, None, 1e-5)
     with pytest.raises(TypeError, match="float32 or float64"):
         forward(np.ones((2, 3, 4), dtype=np.int64), None, None, 1e-5)
-    with pytest.raises(ValueError, match=r"weight must have shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"weight of shape \(3,\) expected"):
         forward(np.ones((2, 3, 4)), np.ones(2), None, 1e-5)
     with pytest.raises(ValueError, match="same shape"):
         backward(np.ones((2, 3, 5)), np.ones((2, 3, 4)), None, np.zeros(3), np.ones(3))
-    with pytest.raises(ValueError, match=r"mean must have shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"mean of shape \(3,\) expected"):
         backward(np.ones((2, 3, 4)), np.ones((2, 3, 4)), None, np.zeros(4), np.ones(3))

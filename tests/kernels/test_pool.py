@@ -154,8 +154,10 @@ def test_max_pool_backward_accumulates_where_windows_overlap():
 
 def test_max_pool_bad_arguments_are_refused():
     x = np.zeros((1, 1, 4, 4))
-    with pytest.raises(ValueError, match="no input element"):
+    with pytest.raises(ValueError, match="out_size with Ho = 2 expected"):
         max_forward(x, (2, 2), (2, 2), (0, 0), (1, 1), (4, 4))
+    with pytest.raises(ValueError, match="no input element"):  # window 1 reads rows -1 and 2 of 2
+        max_forward(np.zeros((1, 1, 2, 2)), (2, 1), (1, 1), (2, 0), (3, 1), (3, 2))
     with pytest.raises(ValueError, match="4-D"):
         max_forward(np.zeros((4, 4)), (2, 2), (2, 2), (0, 0), (1, 1), (2, 2))
     with pytest.raises(TypeError, match="float32 or float64"):

@@ -58,9 +58,9 @@ def test_bad_arguments_are_refused(kernel):
         kernel(out, np.array([0, 3], dtype=np.int64), np.ones(2))
     with pytest.raises(IndexError, match="out of range"):
         kernel(out, np.array([-1], dtype=np.int64), np.ones(1))
-    with pytest.raises(ValueError, match="2 elements but src has 3"):
+    with pytest.raises(ValueError, match="index and src of one length expected, got 2 and 3"):
         kernel(out, np.array([0, 1], dtype=np.int64), np.ones(3))
-    with pytest.raises(TypeError, match="float64 but src is float32"):
+    with pytest.raises(TypeError, match="src of out's dtype float64 expected, got float32"):
         kernel(out, np.array([0], dtype=np.int64), np.ones(1, dtype=np.float32))
     with pytest.raises(TypeError, match="int64"):
         kernel(out, np.array([0], dtype=np.int32), np.ones(1))
