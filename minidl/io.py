@@ -32,11 +32,9 @@ PyTorch ``.pth``/``.pt`` files are pickles: read them with ``from_torch`` (``tor
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import math
 import os
-import secrets
 import struct
 import types
 import zipfile
@@ -47,7 +45,7 @@ from typing import Any, BinaryIO, Callable, Mapping, NamedTuple
 
 import numpy as np
 
-from minidl import dtypes
+from minidl import dtypes, tempfiles
 from minidl.backend import get_backend
 from minidl.tensor import Tensor
 
@@ -59,6 +57,7 @@ FORMATS = (".npz", ".safetensors")
 _STRUCTURE_KEY = "__minidl__"  # npz entry / safetensors metadata key holding a checkpoint's structure
 _RESERVED = {_STRUCTURE_KEY, "__metadata__"}
 _VERSION = 1
+_CHUNK = 1 << 20  # bytes read at a time from a compressed .npz entry
 
 # safetensors dtype names and the little-endian NumPy dtype of their bytes (BF16 has no NumPy dtype: its bytes are
 # read as uint16 and widened to float32).
@@ -173,11 +172,11 @@ def _format_of(path: PathLike, action: str) -> str:
 
 
 def _atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write`` on a new temporary file next to ``path``, then rename it to ``path``; on any failure
-    (KeyboardInterrupt included) remove the temporary file and leave ``path`` as it was."""
-    tmp = path.with_name(f".{path.name[:200]}.{secrets.token_hex(6)}.tmp")  # hidden, and within NAME_MAX
-    # os.open rather than tempfile: mode 0o666 lets the umask give the file the usual permissions (mkstemp: 0o600).
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    """Call ``write`` on a new temporary file next to ``path`` (named as ``minidl.tempfiles`` names them), then
+    rename it to ``path``; on any failure (KeyboardInterrupt included) remove the temporary file and leave ``path``
+    as it was. Temporary files of ``path`` left by killed processes are removed first."""
+    tempfiles.remove_stale_for(path)
+    fd, tmp = tempfiles.create(path)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -377,17 +376,22 @@ def _read_npz(path: PathLike) -> tuple[OrderedDict[str, np.ndarray], str | None]
                 raise ValueError(f"{os.fspath(path)}: entry {info.filename!r} is not a .npy array")
             name = info.filename[: -len(".npy")]
             try:
-                arrays[name] = _parse_npy(bytearray(archive.read(info)))  # read() checks the CRC
+                with archive.open(info) as member:  # checks the CRC once the entry is read to its end
+                    arrays[name] = _read_npy(member, info.file_size)
             except (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error, NotImplementedError) as err:
                 raise ValueError(f"{os.fspath(path)}: entry {name!r} is corrupt: {err}") from None
     structure = arrays.pop(_STRUCTURE_KEY, None)
     return arrays, None if structure is None else _structure_text(structure, path)
 
 
-def _parse_npy(data: bytearray) -> np.ndarray:
-    """The array in the bytes of a ``.npy`` file, refusing object arrays (they need pickle) and checking the size
-    the header announces before using it (``np.lib.format.read_array`` would first allocate what it says)."""
-    stream = io.BytesIO(data)
+def _read_npy(stream: BinaryIO, size: int) -> np.ndarray:
+    """The array in a ``.npy`` stream (a zip entry) that announces ``size`` bytes in all, refusing object arrays
+    (they need pickle).
+
+    The header is read first and the data size it announces checked against ``size`` before anything is
+    allocated; then at most that many bytes are read, in chunks of ``_CHUNK``. Memory stays within the announced
+    size whatever the entry inflates to (``ZipFile.read`` would inflate all of it first, and
+    ``np.lib.format.read_array`` would allocate whatever the header says)."""
     version = np.lib.format.read_magic(stream)
     if version not in ((1, 0), (2, 0)):
         raise ValueError(f"unsupported .npy format version {version}")
@@ -395,13 +399,28 @@ def _parse_npy(data: bytearray) -> np.ndarray:
     shape, fortran_order, dtype = read_header(stream)
     if dtype.hasobject:
         raise ValueError("it holds Python objects, which only pickle could load")
-    count, start = math.prod(shape), stream.tell()
-    if count * dtype.itemsize != len(data) - start:
-        raise ValueError(
-            f"the header announces {count * dtype.itemsize} bytes of data, the entry holds {len(data) - start}"
-        )
-    array = np.frombuffer(data, dtype=dtype, count=count, offset=start)
-    return array.reshape(shape, order="F" if fortran_order else "C")
+    nbytes, available = math.prod(shape) * dtype.itemsize, size - stream.tell()
+    if nbytes != available:
+        raise ValueError(f"the header announces {nbytes} bytes of data, the entry holds {available}")
+    data = np.empty(nbytes, dtype=np.uint8)
+    found = _read_into(stream, memoryview(data))
+    if found != nbytes:
+        raise ValueError(f"the entry ended after {found} of the {nbytes} bytes of data its header announces")
+    if stream.read(1):
+        raise ValueError(f"the entry holds more than the {nbytes} bytes of data its header announces")
+    return data.view(dtype).reshape(shape, order="F" if fortran_order else "C")
+
+
+def _read_into(stream: BinaryIO, buffer: memoryview) -> int:
+    """Fill ``buffer`` from ``stream`` ``_CHUNK`` bytes at a time (so a decompressing stream never inflates more
+    at once); returns the bytes read, fewer than ``len(buffer)`` only at the end of the stream."""
+    done = 0
+    while done < len(buffer):
+        n = stream.readinto(buffer[done : done + _CHUNK])
+        if not n:
+            break
+        done += n
+    return done
 
 
 def _structure_text(array: np.ndarray, path: PathLike) -> str:
@@ -414,10 +433,13 @@ def _structure_text(array: np.ndarray, path: PathLike) -> str:
 
 
 class _Entry(NamedTuple):
+    """A checked tensor entry of a safetensors header; ``begin``, ``end``: its bytes in the data section."""
+
     name: str
     dtype: str
     shape: tuple[int, ...]
     begin: int
+    end: int
 
 
 def _read_safetensors(path: PathLike) -> tuple[OrderedDict[str, np.ndarray], str | None]:
@@ -428,6 +450,7 @@ def _read_safetensors(path: PathLike) -> tuple[OrderedDict[str, np.ndarray], str
         data_start = f.tell()
         metadata = _check_metadata(header.pop("__metadata__", None), path)
         entries = [_check_entry(path, name, entry, size - data_start) for name, entry in header.items()]
+        _check_layout(path, entries, size - data_start)
         arrays: OrderedDict[str, np.ndarray] = OrderedDict()
         for entry in entries:
             f.seek(data_start + entry.begin)
@@ -450,6 +473,11 @@ def _read_header(f: BinaryIO, path: PathLike, size: int) -> dict[str, Any]:
         header = json.loads(f.read(length).decode("utf-8"), object_pairs_hook=_without_duplicates)
     except ValueError as err:  # JSONDecodeError, UnicodeDecodeError and duplicate names are all ValueErrors
         raise ValueError(f"{os.fspath(path)}: invalid JSON in the safetensors header: {err}") from None
+    except RecursionError:
+        raise ValueError(
+            f"{os.fspath(path)}: invalid safetensors header: its JSON is nested too deeply to read (a header holds "
+            "tensor entries and string metadata, two levels deep)"
+        ) from None
     if not isinstance(header, dict):
         raise ValueError(
             f"{os.fspath(path)}: the safetensors header should be a JSON object, got {type(header).__name__}"
@@ -500,7 +528,36 @@ def _check_entry(path: PathLike, name: str, entry: Any, data_size: int) -> _Entr
         raise ValueError(
             f"{where}: data_offsets [{begin}, {end}] hold {end - begin} bytes; shape {shape} of {dtype} needs {needed}"
         )
-    return _Entry(name, dtype, tuple(shape), begin)
+    return _Entry(name, dtype, tuple(shape), begin, end)
+
+
+def _check_layout(path: PathLike, entries: list[_Entry], data_size: int) -> None:
+    """Refuse a data section that the tensors do not cover exactly once, contiguously, from 0 to its end, as the
+    reference reader (the ``safetensors`` library) does: overlapping tensors, gaps, and bytes after the last one.
+    Header entries may come in any order; an empty tensor covers nothing, so it may sit where another begins or
+    ends."""
+    end, previous = 0, None
+    for entry in sorted(entries, key=lambda e: (e.begin, e.end)):
+        if entry.begin < end:
+            raise ValueError(
+                f"{os.fspath(path)}: tensors {previous.name!r} (data_offsets [{previous.begin}, {previous.end}]) and "
+                f"{entry.name!r} (data_offsets [{entry.begin}, {entry.end}]) overlap; each byte of the data section "
+                "must belong to one tensor"
+            )
+        if entry.begin > end:
+            before = "the start of the data section" if previous is None else f"the end of tensor {previous.name!r}"
+            raise ValueError(
+                f"{os.fspath(path)}: a gap of {entry.begin - end} bytes between {before} (offset {end}) and tensor "
+                f"{entry.name!r} (data_offsets [{entry.begin}, {entry.end}]); the tensors must cover the data "
+                "section without gaps"
+            )
+        end, previous = entry.end, entry
+    if end != data_size:
+        last = "the header lists no tensors" if previous is None else f"the last tensor {previous.name!r} ends at {end}"
+        raise ValueError(
+            f"{os.fspath(path)}: {data_size - end} bytes after the tensors' data: the data section holds {data_size} "
+            f"bytes but {last} (trailing bytes, or a header that lost entries)"
+        )
 
 
 def _read_raw(f: BinaryIO, entry: _Entry, path: PathLike) -> np.ndarray:

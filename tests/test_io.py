@@ -24,7 +24,9 @@ from hypothesis import strategies as st
 
 import minidl
 import minidl.io as mio
+from minidl import tempfiles
 from minidl.optim import lr_scheduler
+from tests.faults import stale_and_live_names, traced_peak
 from tests.nn.models import small_cnn
 from tests.support import as_layout
 
@@ -589,6 +591,56 @@ def test_corrupt_npz_files(tmp_path):
         minidl.load(path)
 
 
+BOMB = 100 << 20  # what the decompression bombs below inflate to
+
+
+def npz_bomb(path: Path, announced_shape: tuple, zip_lies: bool = False) -> None:
+    """An .npz whose one deflated entry is a .npy header announcing ``announced_shape`` (float64) followed by
+    ``BOMB`` zero bytes (about 100 KB compressed). ``zip_lies``: the zip records the entry size the header makes
+    (not the true one)."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": announced_shape})
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("x.npy", "w") as member:
+            member.write(header.getvalue())
+            zeros = bytes(1 << 20)
+            for _ in range(BOMB >> 20):
+                member.write(zeros)
+    if zip_lies:  # the sizes in the local header (offset 22) and the central directory (offset 24)
+        entry_size = len(header.getvalue()) + 8 * math.prod(announced_shape)
+        raw = bytearray(path.read_bytes())
+        raw[22:26] = struct.pack("<I", entry_size)
+        central = raw.rindex(b"PK\x01\x02")
+        raw[central + 24 : central + 28] = struct.pack("<I", entry_size)
+        path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    ("zip_lies", "message"),
+    [
+        (False, rf"entry 'x' is corrupt: the header announces 8 bytes of data, the entry holds {BOMB}"),
+        (True, r"entry 'x' is corrupt: .*CRC"),  # only the announced size is inflated: its checksum fails
+    ],
+)
+def test_a_decompression_bomb_in_an_npz_is_refused_within_little_memory(tmp_path, zip_lies, message):
+    path = tmp_path / "bomb.npz"
+    npz_bomb(path, (1,), zip_lies)
+    assert path.stat().st_size < BOMB // 500
+    with traced_peak() as peak, pytest.raises(ValueError, match=message) as info:
+        minidl.load(path)
+    assert str(path) in str(info.value)
+    assert peak[0] < BOMB // 20, f"loading took {peak[0]} bytes"
+
+
+def test_a_large_deflated_npz_entry_takes_about_its_size(tmp_path):
+    path = tmp_path / "big.npz"
+    npz_bomb(path, (BOMB // 8,))  # an honest one: the header announces what the entry holds
+    with traced_peak() as peak:
+        loaded = minidl.load(path)
+    assert loaded["x"].shape == (BOMB // 8,) and not loaded["x"].numpy().any()
+    assert peak[0] < BOMB * 1.2, f"loading took {peak[0]} bytes for {BOMB}"
+
+
 ENTRY = {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
 
 
@@ -618,6 +670,118 @@ def test_corrupt_safetensors_files(tmp_path, content, message):
     with pytest.raises(ValueError, match=message) as info:
         minidl.load(path)
     assert str(path) in str(info.value)
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{}",  # the header itself
+        '{{"__metadata__": {}}}',
+        '{{"__metadata__": {{"__minidl__": {}}}}}',
+        '{{"a": {}}}',
+        '{{"a": {{"dtype": "F32", "shape": {}, "data_offsets": [0, 0]}}}}',
+    ],
+)
+def test_deeply_nested_safetensors_headers_are_a_clear_error(tmp_path, template):
+    """Deep nesting is a ValueError naming the file, at every depth around where Python's JSON decoder gives up
+    (it raises RecursionError there) and far beyond it."""
+    path = tmp_path / "deep.safetensors"
+    limit = sys.getrecursionlimit()
+    for depth in [*range(limit - 50, limit + 5), 10**5]:
+        text = template.format(nested(depth)).encode()
+        path.write_bytes(struct.pack("<Q", len(text)) + text)
+        with pytest.raises(ValueError) as info:
+            minidl.load(path)
+        assert str(path) in str(info.value)
+    assert "nested too deeply" in str(info.value)
+
+
+def entry(dtype: str, count: int, begin: int) -> dict:
+    return {"dtype": dtype, "shape": [count], "data_offsets": [begin, begin + count * {"F32": 4, "U8": 1}[dtype]]}
+
+
+@pytest.mark.parametrize(
+    ("header", "data_size", "message"),
+    [
+        (
+            {"a": entry("F32", 2, 0), "b": entry("F32", 2, 4)},
+            12,
+            r"tensors 'a' \(data_offsets \[0, 8\]\) and 'b' \(data_offsets \[4, 12\]\) overlap",
+        ),
+        ({"a": entry("U8", 4, 0), "b": entry("U8", 4, 0)}, 4, r"tensors 'a' .* and 'b' .* overlap"),
+        ({"a": entry("U8", 4, 0), "e": entry("U8", 0, 2)}, 4, r"tensors 'a' .* and 'e' \(data_offsets \[2, 2\]\)"),
+        (
+            {"b": entry("U8", 4, 6), "a": entry("U8", 4, 0)},
+            10,
+            r"a gap of 2 bytes between the end of tensor 'a' \(offset 4\) and tensor 'b' \(data_offsets \[6, 10\]\)",
+        ),
+        (
+            {"a": entry("U8", 4, 2)},
+            6,
+            r"a gap of 2 bytes between the start of the data section \(offset 0\) and tensor 'a'",
+        ),
+        (
+            {"a": entry("U8", 4, 0)},
+            7,
+            r"3 bytes after the tensors' data: .* holds 7 bytes but the last tensor 'a' ends at 4",
+        ),
+        ({"__metadata__": {"k": "v"}}, 3, r"3 bytes after .* but the header lists no tensors"),
+    ],
+)
+def test_safetensors_data_not_covered_exactly_once_is_refused_as_the_library_does(tmp_path, header, data_size, message):
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(safetensors_bytes(header, bytes(range(data_size))))
+    with pytest.raises(ValueError, match=message) as info:
+        minidl.load(path)
+    assert str(path) in str(info.value)
+    with pytest.raises(SafetensorError, match="invalid offset|not fully covered"):
+        load_file(str(path))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"b": entry("U8", 4, 4), "a": entry("U8", 4, 0)},  # any order in the header
+        {"z": entry("F32", 0, 0), "a": entry("U8", 4, 0), "y": entry("U8", 0, 4)},  # empty ones at either end
+        {"a": entry("U8", 2, 0), "z": entry("F32", 0, 2), "b": entry("U8", 2, 2)},  # ... and between two
+        {"z": entry("U8", 0, 0), "y": entry("U8", 0, 0)},  # nothing but empty ones
+        {},
+    ],
+)
+def test_safetensors_layouts_both_readers_accept(tmp_path, header):
+    from safetensors.numpy import load_file
+
+    path = tmp_path / "ok.safetensors"
+    size = max((e["data_offsets"][1] for e in header.values()), default=0)
+    path.write_bytes(safetensors_bytes(header, bytes(range(size))))
+    ours, theirs = minidl.load(path), load_file(str(path))
+    assert list(ours) == list(header) and sorted(theirs) == sorted(header)
+    for name, array in theirs.items():
+        assert np.array_equal(ours[name].numpy(), array)
+
+
+@pytest.mark.parametrize("checkpoint", [False, True])
+def test_files_minidl_writes_are_read_by_both(tmp_path, checkpoint):
+    from safetensors.numpy import load_file
+
+    state = {"w": np.ones((2, 3), np.float32), "e": np.zeros((0, 4), np.float32), "i": np.arange(3, dtype=np.int8),
+             "f": np.zeros((0,)), "d": np.arange(2.0), "n": np.zeros((3, 0), np.int8)}  # fmt: skip
+    obj = {"model": state, "step": 7} if checkpoint else state
+    path = tmp_path / "w.safetensors"
+    minidl.save(obj, path)
+    theirs = load_file(str(path))
+    ours = minidl.load(path)
+    assert_same(obj, ours if checkpoint else dict(ours))
+    prefix = "model/" if checkpoint else ""
+    for name, array in state.items():
+        assert np.array_equal(theirs[prefix + name], array) and theirs[prefix + name].shape == array.shape
 
 
 @pytest.mark.parametrize(
@@ -706,3 +870,48 @@ def test_saved_files_get_the_usual_permissions(tmp_path, ext):
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
     minidl.save({"a": np.zeros(1)}, str(path))  # overwriting in place, a str path
     assert np.array_equal(minidl.load(str(path))["a"].numpy(), [0.0])
+
+
+# ---------------------------------------------------------------------------------- stale temporary files
+
+
+def test_a_save_removes_stale_temporaries_of_its_file_only(tmp_path, ext):
+    path = tmp_path / f"w{ext}"
+    names = stale_and_live_names(path.name, ".tmp")
+    other = stale_and_live_names(f"other{ext}", ".tmp")  # another file's: left for a save of that file
+    for name in [*names, *other]:
+        (tmp_path / name).write_bytes(b"half a file")
+    minidl.save({"a": np.ones(2)}, path)
+    expected = {path.name} | {n for n, gone in names.items() if not gone} | set(other)
+    assert {p.name for p in tmp_path.iterdir()} == expected
+
+
+KILLED_SAVE = """
+import sys, time
+import numpy as np
+import minidl.io as mio
+
+real = mio._write_npy
+
+def write_then_hang(archive, name, array):
+    real(archive, name, array)
+    print("writing", flush=True)
+    time.sleep(600)
+
+mio._write_npy = write_then_hang
+mio.save({"w": np.ones(1000)}, sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="kill -9 is POSIX")
+def test_the_temporary_of_a_save_killed_with_sigkill_goes_at_the_next_save(tmp_path):
+    path = tmp_path / "w.npz"
+    with subprocess.Popen([sys.executable, "-c", KILLED_SAVE, str(path)], stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout.readline() == "writing\n"
+        finally:
+            proc.kill()  # SIGKILL: no handler, no cleanup
+    (left,) = [p.name for p in tmp_path.iterdir()]
+    assert tempfiles.parse(left, ".tmp")[::2] == ("w.npz", proc.pid)
+    minidl.save({"w": np.zeros(3)}, path)
+    assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]

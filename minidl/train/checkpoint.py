@@ -11,10 +11,17 @@ A checkpoint is one ``.npz`` file (written by ``minidl.save``) holding a dict::
 copy of the best one as ``best.npz``. Resuming restores all of it, so a run interrupted and resumed ends with
 the same weights as one that was not (given a loader whose order depends only on its seed and the epoch,
 through ``set_epoch``, or on the global generator).
+
+Every file is written to a temporary file and renamed into place (``minidl.tempfiles``), so none is ever seen
+half-written. The epoch file comes first and records which epoch is the best; ``best.npz`` is copied from it
+after. A run killed in between leaves ``best.npz`` one improvement behind (or missing): a resumed run checks it
+against the epoch the restored state records as best and copies that epoch's file over it. Temporary files left
+by killed runs are removed when a run starts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -24,13 +31,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from minidl import random
+from minidl import random, tempfiles
 from minidl.train.callbacks import Callback, FitState, resolve_mode
 from minidl.train.history import metric_key
 
 FORMAT = "minidl.train.checkpoint/1"
 BEST_NAME = "best.npz"
 _EPOCH_FILE = re.compile(r"epoch_(\d+)\.npz")
+_LEGACY_BEST_TMP = ".best.tmp.npz"  # where older versions copied best.npz before renaming it
 
 
 def epoch_path(directory: str | os.PathLike, epoch: int) -> Path:
@@ -172,9 +180,48 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _copy_file(source: Path, target: Path) -> None:
-    tmp = target.with_name(f".{target.stem}.tmp{target.suffix}")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    """Copy ``source`` over ``target`` through a temporary file, so ``target`` is always whole."""
+    fd, tmp = tempfiles.create(target)
+    try:
+        with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+            dst.flush()
+            os.fsync(dst.fileno())  # the data reaches the disk before the rename makes it visible
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _is_checkpoint_name(name: str) -> bool:
+    return name == BEST_NAME or _EPOCH_FILE.fullmatch(name) is not None
+
+
+def _remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Remove the temporary files of checkpoints that killed runs left in ``directory`` (see
+    ``minidl.tempfiles``: never one that a running process may still be writing); returns those removed."""
+    removed = tempfiles.remove_stale(directory, ".tmp", _is_checkpoint_name)
+    legacy = directory / _LEGACY_BEST_TMP
+    with contextlib.suppress(OSError):  # best-effort, as tempfiles.remove_stale
+        legacy.unlink()
+        removed.append(legacy)
+    return removed
+
+
+def _saved_epoch(path: Path) -> int | None:
+    """The epoch of the checkpoint file ``path``, or None when it cannot be read as one."""
+    try:
+        return int(load_checkpoint(path)["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _holding(best: Path, epoch: int | None) -> str:
+    """What ``best`` holds, in words: "holds epoch 3", "is missing", "cannot be read"."""
+    if epoch is not None:
+        return f"holds epoch {epoch}"
+    return "cannot be read" if best.exists() else "is missing"
 
 
 # -------------------------------------------------------------------------------------------- the callback
@@ -189,7 +236,8 @@ class ModelCheckpoint(Callback):
     keep_last: how many per-epoch files to keep (None: all); ``best.npz`` is kept regardless.
 
     At the start of a run, epoch files beyond the run's starting epoch (left by an earlier run) are removed, and
-    so is ``best.npz`` when the run starts afresh, so the folder only ever describes the current run.
+    so is ``best.npz`` when the run starts afresh, so the folder only ever describes the current run; a resumed
+    run makes ``best.npz`` hold the epoch its restored state records as best (see the module docstring).
     """
 
     def __init__(
@@ -227,6 +275,38 @@ class ModelCheckpoint(Callback):
             )
             for path in stale:
                 path.unlink()
+        _remove_stale_temporaries(self.directory)
+        if state.start_epoch > 0:
+            self._repair_best(state.start_epoch)
+
+    def _repair_best(self, start_epoch: int) -> None:
+        """Make ``best.npz`` hold epoch ``best_epoch`` (the restored state's best), copying it from that epoch's
+        file when ``best.npz`` holds another epoch, cannot be read, or is missing."""
+        if self.best_epoch <= 0:
+            return  # no best recorded (or recorded for another metric): nothing to hold best.npz to
+        best = self.directory / BEST_NAME
+        held = _saved_epoch(best) if best.exists() else None
+        if held == self.best_epoch:
+            return
+        source = epoch_path(self.directory, self.best_epoch)
+        problem = (
+            f"ModelCheckpoint: {best} {_holding(best, held)}, but the resumed run's best is epoch {self.best_epoch}"
+        )
+        if source.is_file():
+            why = (
+                f"it comes from a later epoch than the {start_epoch} this run resumes from"
+                if held is not None and held > start_epoch
+                else "an earlier run was interrupted before copying it?"
+            )
+            warnings.warn(f"{problem} ({why}); copying {source.name} over it", stacklevel=3)
+            _copy_file(source, best)
+            return
+        warnings.warn(
+            f"{problem}, whose file {source.name} is gone (keep_last?); no best.npz until the next improvement",
+            stacklevel=3,
+        )
+        with contextlib.suppress(FileNotFoundError):
+            best.unlink()
 
     def _choose_monitor(self, logs: dict[str, float]) -> None:
         if self.monitor is None:
@@ -248,6 +328,8 @@ class ModelCheckpoint(Callback):
         if improved:
             self.best, self.best_epoch = value, state.epoch + 1
         path = epoch_path(self.directory, state.epoch + 1)
+        # In this order (see the module docstring): the epoch file, which records the best epoch; best.npz, which
+        # a resumed run can repair from it; then pruning, which must not remove that file before the copy is made.
         save_checkpoint(capture(state), path)
         if improved:
             _copy_file(path, self.directory / BEST_NAME)

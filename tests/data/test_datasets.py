@@ -32,6 +32,7 @@ from tests.data import (
     needs_fashion,
     write_cifar,
 )
+from tests.faults import traced_peak
 
 TRAIN_HISTOGRAM = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_HISTOGRAM = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -163,6 +164,55 @@ def test_idx_reader_formats(tmp_path):
     (tmp_path / "b.gz").write_bytes(gzip.compress(idx_bytes(np.arange(5, dtype=np.uint8))))
     assert read_idx(tmp_path / "b.gz").tolist() == [0, 1, 2, 3, 4]
     assert read_idx(tmp_path / "b.gz").flags.writeable
+
+
+BOMB = 100 << 20  # what the decompression bomb below inflates to
+
+
+def idx_gzip_bomb(path, announced=8):
+    """A .gz IDX file whose header announces ``announced`` uint8 values, followed by ``BOMB`` zero bytes (about
+    100 KB compressed), written without holding them in memory."""
+    with gzip.open(path, "wb") as out:
+        out.write(bytes([0, 0, 0x08, 1]) + struct.pack(">I", announced))
+        zeros = bytes(1 << 20)
+        for _ in range(BOMB >> 20):
+            out.write(zeros)
+
+
+def test_an_idx_decompression_bomb_is_refused_within_little_memory(tmp_path):
+    path = tmp_path / "bomb-idx1-ubyte.gz"
+    idx_gzip_bomb(path)
+    assert path.stat().st_size < BOMB // 500
+    with traced_peak() as peak, pytest.raises(ValueError, match=r"bomb-idx1-ubyte.gz: too long: .* \(8 bytes of data"):
+        read_idx(path)
+    assert peak[0] < BOMB // 10, f"reading took {peak[0]} bytes"  # about 4 MB: chunks of 1 MB, copied twice
+
+
+def test_an_idx_file_announcing_more_than_it_can_hold_is_refused_before_reading(tmp_path):
+    path = tmp_path / "big-idx1-ubyte.gz"
+    idx_gzip_bomb(path, announced=2**32 - 1)  # 4 GB: more than 1032 times the file's size
+    with traced_peak() as peak, pytest.raises(ValueError, match=r"big-idx1-ubyte.gz: truncated: .* at most \d+ bytes"):
+        read_idx(path)
+    assert peak[0] < 1 << 20
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_sizes_whose_product_overflows_int64_are_a_clear_error(tmp_path, gz):
+    header = bytes([0, 0, 0x08, 4]) + struct.pack(">4I", *[2**16] * 4)  # 2**64 values: 0 in int64 arithmetic
+    path = tmp_path / ("huge-idx4-ubyte" + (".gz" if gz else ""))
+    path.write_bytes(gzip.compress(header) if gz else header)
+    message = rf"{path.name}: truncated: the header announces shape \(65536, 65536, 65536, 65536\) \({2**64} bytes"
+    with pytest.raises(ValueError, match=message):
+        read_idx(path)
+
+
+def test_a_gzip_idx_file_with_extra_data_says_how_much(tmp_path):
+    path = tmp_path / "a-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_bytes(np.arange(5, dtype=np.uint8)) + b"extra"))
+    with pytest.raises(
+        ValueError, match=r"a-idx1-ubyte.gz: too long: .* \(5 bytes of data\) but the file holds 10 bytes"
+    ):
+        read_idx(path)
 
 
 def write_split(folder, images, labels):

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from minidl.data.datasets import CIFAR10, MNIST, DownloadError, FashionMNIST, download
+from minidl.data.datasets.cifar import extract
 from tests.data import FASHION_DIR, MNIST_DIR, cifar_archive, needs_fashion, needs_mnist, write_cifar
+from tests.faults import stale_and_live_names
 
 pytestmark = needs_mnist
 
@@ -167,3 +169,33 @@ def test_download_function_and_progress_bar(server, tmp_path, capsys):
         download([f"{server.url}/good/{name}"], tmp_path / name, "crc32:1234")
     with pytest.raises(DownloadError, match="no mirrors given"):
         download([], tmp_path / name, "sha256:" + digest)
+
+
+def test_a_download_removes_the_stale_partial_files_of_its_file(server, tmp_path):
+    """Partial files of killed downloads go (the mkstemp names of older versions too); those a live process may
+    still be writing (this one's, another host's), and other files' stay."""
+    serve(server, MNIST_DIR, TEST_FILES[1:])
+    name = TEST_FILES[1]
+    digest = hashlib.sha256((MNIST_DIR / name).read_bytes()).hexdigest()
+    names = stale_and_live_names(name, ".part", legacy_random="k3_x9abz")
+    other = stale_and_live_names(TEST_FILES[0], ".part")
+    for partial in [*names, *other]:
+        (tmp_path / partial).write_bytes(b"half a download")
+    download([f"{server.url}/good/{name}"], tmp_path / name, "sha256:" + digest, progress=False)
+    expected = {name} | {n for n, gone in names.items() if not gone} | set(other)
+    assert {p.name for p in tmp_path.iterdir()} == expected
+
+
+def test_extracting_removes_the_stale_partial_files_of_the_extracted_files(tmp_path):
+    write_cifar(tmp_path / "made")
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    archive.write_bytes(cifar_archive(tmp_path / "made"))
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    names = stale_and_live_names("data_batch_1", ".part", legacy_random="ab_cd123")
+    other = stale_and_live_names("data_batch_2", ".part")  # not extracted this time
+    for partial in [*names, *other]:
+        (folder / partial).write_bytes(b"half a batch")
+    extract(archive, folder, ["data_batch_1", "test_batch"])
+    expected = {"data_batch_1", "test_batch"} | {n for n, gone in names.items() if not gone} | set(other)
+    assert {p.name for p in folder.iterdir()} == expected

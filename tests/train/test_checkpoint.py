@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import shutil
 
 import numpy as np
 import pytest
@@ -12,6 +14,9 @@ from minidl import nn
 from minidl.optim import SGD
 from minidl.optim.lr_scheduler import StepLR
 from minidl.train import EarlyStopping, History, ModelCheckpoint, fit, latest_checkpoint, load_checkpoint
+from minidl.train import checkpoint as ckpt
+from minidl.train.callbacks import FitState
+from tests.faults import stale_and_live_names
 from tests.train.helpers import ArrayLoader, blobs, loaders, mlp, weights
 
 LOSS = nn.CrossEntropyLoss()
@@ -92,9 +97,13 @@ def test_resume_from_a_given_file_and_early_stopping_state(tmp_path):
     stopper = EarlyStopping("val_loss", patience=10, restore_best_weights=True)
     straight, straight_history = run(3, tmp_path / "straight", callbacks=[stopper])
     run(3, tmp_path / "split", callbacks=[EarlyStopping("val_loss", patience=10, restore_best_weights=True)])
-    # Resume from epoch 1's file: the later files of the interrupted run are replaced.
+    # Resume from epoch 1's file: the later files of the interrupted run are replaced, and best.npz (of epoch 2)
+    # becomes epoch 1's again until the resumed run improves on it.
     resumed_stopper = EarlyStopping("val_loss", patience=10, restore_best_weights=True)
-    with pytest.warns(UserWarning, match="removing 2 checkpoint file"):
+    with (
+        pytest.warns(UserWarning, match="removing 2 checkpoint file"),
+        pytest.warns(UserWarning, match=r"best.npz holds epoch 2, .* later epoch than the 1 this run resumes from"),
+    ):
         resumed, resumed_history = run(3, tmp_path / "split", resume=tmp_path / "split" / "epoch_0001.npz",
                                        model_seed=7, callbacks=[resumed_stopper])  # fmt: skip
     assert_same_weights(weights(straight), weights(resumed))
@@ -164,3 +173,71 @@ def test_resuming_with_augmentation_equals_an_uninterrupted_run(tmp_path):
     _augmented_run(2, tmp_path / "interrupted")
     resumed = _augmented_run(4, tmp_path / "interrupted", resume=True)
     assert_same_weights(weights(resumed), weights(straight))
+
+
+# ------------------------------------------------------------------------------------ interrupted writes
+
+
+class Interrupted(Exception):
+    """Stands for a kill between writing an epoch's checkpoint and copying it to best.npz."""
+
+
+def model_weights(checkpoint: dict) -> dict[str, np.ndarray]:
+    return {k: v.numpy() for k, v in checkpoint["model"].items()}
+
+
+@pytest.mark.parametrize("first_copy", [True, False], ids=["best-missing", "best-stale"])
+def test_best_npz_left_behind_by_an_interruption_is_repaired_on_resume(tmp_path, monkeypatch, first_copy):
+    """Killed after epoch N's file (which records N as the best) is in place but before best.npz is copied:
+    best.npz is missing, or holds an older epoch. Resuming copies epoch N's file over it."""
+    copy = ckpt._copy_file
+
+    def copy_or_die(source, target):
+        if first_copy or source.name != "epoch_0001.npz":
+            raise Interrupted(source.name)
+        copy(source, target)
+
+    monkeypatch.setattr(ckpt, "_copy_file", copy_or_die)
+    with pytest.raises(Interrupted) as info:
+        run(6, tmp_path, monitor="train_loss")  # the training loss improves: a copy after epoch 1 comes
+    monkeypatch.setattr(ckpt, "_copy_file", copy)
+    epoch = int(re.fullmatch(r"epoch_(\d+)\.npz", str(info.value))[1])
+    assert (epoch == 1) == first_copy
+    last = load_checkpoint(tmp_path / f"epoch_{epoch:04d}.npz")
+    assert last["callbacks"]["0.ModelCheckpoint"]["best_epoch"] == epoch
+    best = tmp_path / "best.npz"
+    assert not best.exists() if first_copy else load_checkpoint(best)["epoch"] == 1
+
+    found = "is missing" if first_copy else "holds epoch 1"
+    message = rf"best.npz {found}, but the resumed run's best is epoch {epoch} \(.*interrupted"
+    with pytest.warns(UserWarning, match=message):
+        run(epoch, tmp_path, resume=True, monitor="train_loss")  # nothing left to train: only the repair
+    repaired = load_checkpoint(best)
+    assert repaired["epoch"] == epoch
+    assert_same_weights(model_weights(repaired), model_weights(last))
+
+
+def test_best_npz_of_a_gone_epoch_is_removed_on_resume(tmp_path):
+    """The restored state's best epoch has no file left (keep_last pruned it) and best.npz holds another epoch:
+    no copy can repair it, so it goes."""
+    run(2, tmp_path, monitor="train_loss")
+    shutil.copyfile(tmp_path / "epoch_0002.npz", tmp_path / "best.npz")
+    (tmp_path / "epoch_0001.npz").unlink()
+    saver = ModelCheckpoint(tmp_path)
+    saver.load_state_dict({"monitor": "train_loss", "mode": "min", "best": 0.1, "best_epoch": 1})
+    state = FitState(model=None, optimizer=None, scheduler=None, history=History(), epochs=2, start_epoch=2)
+    with pytest.warns(UserWarning, match=r"best.npz holds epoch 2, .* epoch 1, whose file epoch_0001.npz is gone"):
+        saver.on_train_begin(state)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_0002.npz"]
+
+
+def test_a_resumed_run_removes_stale_temporaries_of_checkpoints(tmp_path):
+    run(2, tmp_path)
+    names = {**stale_and_live_names("epoch_0003.npz", ".tmp"), **stale_and_live_names("best.npz", ".tmp")}
+    names[".best.tmp.npz"] = True  # where older versions copied best.npz
+    others = stale_and_live_names("notes.txt", ".tmp")  # not a checkpoint's: left alone
+    for name in [*names, *others]:
+        (tmp_path / name).write_bytes(b"half a checkpoint")
+    run(2, tmp_path, resume=True)
+    kept = {n for n, gone in names.items() if not gone} | set(others)
+    assert {p.name for p in tmp_path.iterdir()} == {"best.npz", "epoch_0001.npz", "epoch_0002.npz"} | kept

@@ -13,13 +13,14 @@ import importlib
 import os
 import pickle
 import tarfile
-import tempfile
 import zlib
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from minidl import tempfiles
+from minidl.data.datasets.download import PART
 from minidl.data.datasets.download import download as _download
 from minidl.data.datasets.vision import ImageArrayDataset, mirror_list, missing_files_error, resolve_root
 
@@ -133,9 +134,11 @@ def extract(
     archive: str | os.PathLike, folder: str | os.PathLike, names: Sequence[str], prefix: str = "cifar-10-batches-py"
 ) -> None:
     """Extract the regular-file members ``<prefix>/<name>`` of ``archive`` (a .tar.gz) into ``folder``, each written
-    to a temporary file and moved into place; nothing else in the archive is touched."""
+    to a temporary file (``minidl.tempfiles``; stale ones of the same names, left by killed extractions, are removed
+    first) and moved into place; nothing else in the archive is touched."""
     archive, folder = Path(archive), Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    tempfiles.remove_stale(folder, PART, set(names).__contains__)
     try:
         with tarfile.open(archive, "r:gz") as tar:
             for name in names:
@@ -146,7 +149,7 @@ def extract(
                 source = tar.extractfile(member) if member.isfile() else None
                 if source is None:
                     raise ValueError(f"{archive}: {member.name} is not a regular file")
-                fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+                fd, tmp = tempfiles.create(folder / name, PART)
                 try:
                     with os.fdopen(fd, "wb") as out:
                         while chunk := source.read(1 << 20):

@@ -1,14 +1,15 @@
 """Fetch a file from the first of several mirrors that serves it with the right checksum (urllib only).
 
-The file is streamed into a temporary file in the destination folder and moved into place with ``os.replace``
-only once its checksum matches, so a half-written or corrupt download is never seen under the final name.
+The file is streamed into a temporary file in the destination folder (``.<name>.<host>-<pid>.<random>.part``, see
+``minidl.tempfiles``) and moved into place with ``os.replace`` only once its checksum matches, so a half-written
+or corrupt download is never seen under the final name. Temporary files of the same destination left by killed
+downloads are removed before the next one starts.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from http.client import HTTPException
@@ -17,7 +18,10 @@ from typing import Any, Sequence
 
 from tqdm import tqdm
 
+from minidl import tempfiles
+
 CHUNK = 1 << 16
+PART = ".part"  # the suffix of the temporary files of downloads
 
 
 class DownloadError(RuntimeError):
@@ -34,7 +38,7 @@ def _hasher(checksum: str) -> tuple[Any, str]:
 def _fetch(url: str, dest: Path, checksum: str, progress: bool | None, timeout: float) -> str | None:
     """Download ``url`` to ``dest``: None when done, else why it failed."""
     h, digest = _hasher(checksum)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    fd, tmp = tempfiles.create(dest, PART)
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
@@ -74,6 +78,7 @@ def download(
     dest = Path(dest)
     _hasher(checksum)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    tempfiles.remove_stale_for(dest, PART)
     failures = []
     for url in urls:
         reason = _fetch(url, dest, checksum, progress, timeout)
