@@ -265,6 +265,38 @@ class Tensor:
             new.grad = copy.deepcopy(self.grad, memo)
         return new
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What pickle saves of a leaf tensor: its values (as a host NumPy array, whatever the device), the name
+        of its device, ``requires_grad`` and ``.grad``. A tensor made by a recorded op is refused, as in PyTorch:
+        its graph cannot be sent to another process."""
+        if self._node is not None:
+            raise RuntimeError(
+                f"cannot pickle a tensor made by a recorded op (grad_fn={self._node!r}): autograd graphs do not "
+                "cross processes; call .detach() first (and send the leaves if the receiver needs their gradients)"
+            )
+        state = {
+            "data": self._backend.to_numpy(self.data),
+            "device": self._backend.name,
+            "requires_grad": self._requires_grad,
+            "grad": self.grad,
+        }
+        attributes = getattr(self, "__dict__", None)  # a subclass without __slots__
+        if attributes:
+            state["attributes"] = attributes
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Rebuild a pickled tensor on the backend of the saved device name, with a fresh version counter."""
+        backend = get_backend(state["device"])
+        self.data = backend.from_numpy(state["data"])
+        self._backend = backend
+        self._requires_grad = state["requires_grad"]
+        self._node = None
+        self._version = [0]
+        self.grad = state["grad"]
+        if "attributes" in state:
+            self.__dict__.update(state["attributes"])
+
     def clone(self) -> Tensor:
         """A copy with its own memory; differentiable."""
         return ops.clone(self)

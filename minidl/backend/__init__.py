@@ -8,6 +8,7 @@ Adding a device is adding a backend (``register_backend``); adding a kernel vari
 
 from __future__ import annotations
 
+import copyreg
 from typing import Any
 
 from minidl.backend.cpu import CPUBackend
@@ -38,6 +39,10 @@ class Device:
     def __str__(self) -> str:
         return self.type
 
+    def __reduce__(self) -> tuple:
+        """Pickle as the device name (the class has __slots__ and no __dict__)."""
+        return Device, (self.type,)
+
 
 DeviceLike = str | Device
 
@@ -49,6 +54,20 @@ def register_backend(backend: Any) -> None:
     ``to_numpy``) the backend of device ``backend.name``."""
     backend.device = Device(backend.name)
     _BACKENDS[backend.name] = backend
+    copyreg.pickle(type(backend), _reduce_backend)
+
+
+def _reduce_backend(backend: Any) -> tuple:
+    """How pickle and copy see an object of a registered backend's type.
+
+    The registered backend itself pickles as its device name: unpickling (in this process or another) looks it up
+    with ``get_backend``, so every tensor gets back the very same backend object and identity checks keep working;
+    deep copies are the object itself. Other objects of that type (it may be a general one) pickle as usual.
+    """
+    name = getattr(backend, "name", None)
+    if isinstance(name, str) and _BACKENDS.get(name) is backend:
+        return get_backend, (name,)
+    return backend.__reduce_ex__(2)
 
 
 def unregister_backend(name: str) -> None:

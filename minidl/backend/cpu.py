@@ -46,6 +46,13 @@ class CPUBackend:
         if forced:
             self.kernels.select(forced)
 
+    def __reduce__(self) -> tuple:
+        """Any CPU backend pickles (and copies) as the device name: unpickling gives the registered backend of that
+        device (``get_backend(self.name)``), never a second one with its own kernel table."""
+        from minidl.backend import get_backend  # minidl.backend imports this module first
+
+        return get_backend, (self.name,)
+
     def from_numpy(self, array: np.ndarray) -> np.ndarray:
         """A host (NumPy) array -> this device's array; on the CPU the same array, no copy."""
         return array

@@ -31,12 +31,22 @@ class KernelTable:
             self._choice[name] = pick if pick in impls else next(iter(impls))
 
     def __getattr__(self, name: str) -> Callable:
-        # Only called when the attribute is not cached yet.
-        if name.startswith("_") or name not in self._implementations:
-            raise AttributeError(f"no kernel named {name!r} (kernels: {', '.join(sorted(self._implementations))})")
+        # Only called when the attribute is not cached yet. The table may not be initialised (copy and pickle
+        # build the object without __init__ and then look up __setstate__ and friends): read the instance dict
+        # directly, or looking up self._implementations would call this method again, forever.
+        implementations = self.__dict__.get("_implementations")
+        if implementations is None:
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r} (it is not initialised)")
+        if name.startswith("_") or name not in implementations:
+            raise AttributeError(f"no kernel named {name!r} (kernels: {', '.join(sorted(implementations))})")
         fn = self.resolve(name, self._choice[name])
         setattr(self, name, fn)
         return fn
+
+    def __reduce__(self) -> tuple:
+        """A table pickles (and copies) as its data: the implementations and the current choices, not the cached
+        callables (compiled kernels, which need not pickle); it is imported again on first use."""
+        return type(self), (self._implementations, dict(self._choice))
 
     def names(self) -> list[str]:
         """All kernel names in the table."""

@@ -12,7 +12,9 @@ Everything else follows from walking these tables in order: ``parameters()``, ``
 
 from __future__ import annotations
 
+import copy
 import itertools
+import pickle
 import weakref
 from collections import OrderedDict
 from typing import Any, Callable, Iterator, Mapping, NamedTuple
@@ -563,6 +565,22 @@ class Module:
 
         return summary(self, input_shape, batch_size=batch_size, dtype=dtype, print_fn=print_fn)
 
+    # ------------------------------------------------------------------------------------------- pickling
+    def __reduce_ex__(self, protocol: int) -> Any:
+        """Pickle as any object (the instance dict: tables, hooks, settings), after checking that the whole module
+        tree can be pickled, so that a lambda hook or a lock is reported with its place in the model rather than
+        as a bare error from deep inside pickle."""
+        _check_picklable(self, protocol)
+        return super().__reduce_ex__(protocol)
+
+    def __deepcopy__(self, memo: dict) -> Module:
+        """The default deep copy, without the pickling check: a copy may keep a lambda hook (functions are shared
+        between the copies, not copied)."""
+        copied = object.__new__(type(self))
+        memo[id(self)] = copied
+        copied.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return copied
+
     # ----------------------------------------------------------------------------------------------- repr
     def extra_repr(self) -> str:
         """The text between the parentheses of this module's repr (its settings); subclasses override it."""
@@ -583,6 +601,67 @@ class Module:
             else:
                 text += "\n  " + "\n  ".join(lines) + "\n"
         return text + ")"
+
+
+class _Discard:
+    """A file that forgets what is written to it."""
+
+    def write(self, data: Any) -> int:
+        return len(data)
+
+
+class _PicklingProbe(pickle.Pickler):
+    """Pickles into nothing, only to find out whether a value can be pickled. Modules, leaf tensors and numeric
+    arrays are not followed: they pickle, or are checked on their own, and a hook that is a bound method of a
+    module must not drag the whole model in."""
+
+    def __init__(self, protocol: int):
+        super().__init__(_Discard(), protocol)
+
+    def persistent_id(self, obj: Any) -> str | None:
+        if isinstance(obj, Module) or (isinstance(obj, Tensor) and obj.is_leaf):
+            return "checked-separately"
+        if isinstance(obj, np.ndarray) and obj.dtype != object:
+            return "checked-separately"
+        return None
+
+
+_HOOK_KINDS = {"_forward_pre_hooks": "forward pre-hook", "_forward_hooks": "forward hook"}
+_HOOK_HINT = (
+    "; hooks are pickled with their module: use a function defined at module level, or remove the hook before "
+    "pickling and register it again after"
+)
+
+
+def _own_state(module: Module) -> Iterator[tuple[str, Any, str]]:
+    """(description, value, hint) for each thing pickling ``module`` saves besides its parameters and sub-modules."""
+    for name, value in module.__dict__.items():
+        if name in ("_parameters", "_modules"):
+            continue
+        if name in _HOOK_KINDS:
+            for hook in value.values():
+                yield f"the {_HOOK_KINDS[name]} {hook!r}", hook, _HOOK_HINT
+        elif name == "_buffers":
+            for buffer_name, buffer in value.items():
+                yield f"the buffer {buffer_name!r}", buffer, ""
+        else:
+            yield f"the attribute {name!r} (a {type(value).__name__})", value, ""
+
+
+def _check_picklable(root: Module, protocol: int) -> None:
+    """Raise a ``pickle.PicklingError`` naming the first hook, buffer or attribute in ``root``'s tree that cannot
+    be pickled, and the sub-module that holds it."""
+    probe = _PicklingProbe(protocol)
+    for path, module in root.named_modules():
+        for what, value, hint in _own_state(module):
+            try:
+                probe.dump(value)
+            except Exception as err:
+                where = f"of its sub-module {path!r} ({type(module).__name__})" if path else "of the module"
+                raise pickle.PicklingError(
+                    f"cannot pickle {type(root).__name__}: {what} {where} cannot be pickled "
+                    f"({type(err).__name__}: {err}){hint}"
+                ) from err
 
 
 def _is_dtype(value: Any) -> bool:

@@ -47,14 +47,5 @@ class Parameter(Tensor):
         memo[id(self)] = result
         return result
 
-    def __reduce_ex__(self, protocol: int) -> tuple:
-        return (_rebuild_parameter, (self._backend.to_numpy(self.data), self._backend.name, self._requires_grad))
-
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
-
-
-def _rebuild_parameter(array: Any, device: str, requires_grad: bool) -> Parameter:
-    from minidl.tensor import from_numpy
-
-    return Parameter(from_numpy(array).to(device), requires_grad)
