@@ -39,6 +39,7 @@ import minidl
 from minidl import nn, optim
 from minidl.data import DataLoader, Subset, datasets, transforms
 from minidl.models import ImageClassifier, get_model, list_models
+from minidl.text import plural
 from minidl.train import evaluate, fit
 
 # How each family takes 28×28 grey images (the first matching prefix of the model's name applies).
@@ -144,10 +145,6 @@ def human(n: float) -> str:
         if n >= size:
             return f"{n / size:.3g} {unit}"
     return f"{n:g}"
-
-
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 def duration(seconds: float) -> str:

@@ -49,6 +49,7 @@ from minidl import nn, optim
 from minidl.data import DataLoader, TensorDataset, datasets
 from minidl.models import LeNet5, lenet5
 from minidl.nn import Parameter
+from minidl.text import plural
 from minidl.train import evaluate, fit
 
 OLD_DIGITS = (0, 1, 2, 3, 4)  # the pre-training task
@@ -132,10 +133,6 @@ def subset(dataset: TensorDataset, n: int | None, seed: int) -> TensorDataset:
 
 
 # -------------------------------------------------------------------------------------------------- training
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' if n != 1 else ''}"
-
-
 def sgd(params: list, lr: float) -> optim.SGD:
     """The optimizer of every phase: SGD with momentum 0.9 (``params``: tensors or parameter groups)."""
     return optim.SGD(params, lr=lr, momentum=0.9)
@@ -209,7 +206,7 @@ def fine_tune(pretrained: LeNet5, data: TensorDataset, test: TensorDataset, args
 
 def from_scratch(data: TensorDataset, test: TensorDataset, args: argparse.Namespace) -> float:
     """LeNet-5 trained from random weights on ``data`` with the same budget; returns its accuracy on ``test``."""
-    print(f"   from scratch, same images: {args.finetune_epochs} epochs, lr {args.lr:g} on every layer")
+    print(f"   from scratch, same images: {plural(args.finetune_epochs, 'epoch')}, lr {args.lr:g} on every layer")
     minidl.manual_seed(args.seed + 2)
     model = lenet5(num_classes=len(NEW_DIGITS))
     train(model, data, sgd(list(model.parameters()), args.lr), args.finetune_epochs, args.batch_size, args.seed)

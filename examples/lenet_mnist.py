@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> float:
     import minidl
     from minidl import models, nn, optim
     from minidl.data import DataLoader, Subset, datasets, transforms
+    from minidl.text import plural
     from minidl.train import fit
 
     device = minidl.Device(args.device)
@@ -86,8 +87,8 @@ def main(argv: list[str] | None = None) -> float:
         optimizer = optim.SGD(model.parameters(), lr=args.lr or 0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
     scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     print(f"Training on {len(train_set)} images, testing on {len(test_set)}; batch {args.batch_size}, "
-          f"{len(train_loader)} steps per epoch, {args.optimizer} lr {optimizer.param_groups[0]['lr']:g}, "
-          f"{args.threads} thread{'s' if args.threads > 1 else ''}, device {device}")  # fmt: skip
+          f"{plural(len(train_loader), 'step')} per epoch, {args.optimizer} lr {optimizer.param_groups[0]['lr']:g}, "
+          f"{plural(args.threads, 'thread')}, device {device}")  # fmt: skip
 
     start = time.perf_counter()
     history = fit(
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> float:
     best = max(range(len(history.val_acc)), key=lambda i: history.val_acc[i])
     per_epoch = sorted(history.epoch_time)[len(history.epoch_time) // 2]
     print(
-        f"Test accuracy {history.val_acc[-1]:.2%} after {len(history.val_acc)} epochs "
+        f"Test accuracy {history.val_acc[-1]:.2%} after {plural(len(history.val_acc), 'epoch')} "
         f"(best {history.val_acc[best]:.2%} at epoch {best + 1}, saved as {args.out / 'checkpoints' / 'best.npz'})"
     )
     print(f"Wall time {wall:.1f} s, median {per_epoch:.1f} s per epoch; curves in {args.out / 'curves.png'}")

@@ -69,11 +69,12 @@ def scalar_result(tensor_dtype: np.dtype, scalar: Any) -> np.dtype:
     return tensor_dtype
 
 
-def infer_dtype(array: np.ndarray) -> np.dtype:
-    """The dtype ``minidl.tensor`` gives to data that arrived without one: float64 (NumPy's float default) becomes
-    float32, Python ints stay int64, other supported dtypes are kept; unsupported ones are refused."""
+def infer_dtype(array: np.ndarray, python_data: bool = False) -> np.dtype:
+    """The dtype ``minidl.tensor`` gives to data that arrived without one, as PyTorch does: NumPy data keeps its
+    dtype (float64 stays float64); Python data (numbers, nested lists), which NumPy reads as float64 or int64,
+    gives float32 (the default float) or int64. uint16/uint32 become int64; unsupported dtypes are refused."""
     dt = array.dtype
-    if dt == float64:
+    if python_data and dt == float64:
         return DEFAULT_FLOAT
     if dt in (np.dtype(np.uint16), np.dtype(np.uint32)):
         # No minidl dtype of their own; every value fits in int64.

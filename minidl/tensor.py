@@ -674,10 +674,12 @@ def _finish(array: np.ndarray, requires_grad: bool, device: DeviceLike | None) -
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: DeviceLike | None = None) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, numbers, a NumPy array or a Tensor).
 
-    Without ``dtype``: floats become float32 (NumPy float64 data too), Python ints int64, bools bool.
+    Without ``dtype``, as in PyTorch: NumPy arrays and scalars and Tensors keep their dtype (float64 stays
+    float64); Python floats become float32, Python ints int64, bools bool.
     """
     if isinstance(data, Tensor):
         data = data._backend.to_numpy(data.data)
+    python_data = not isinstance(data, (np.ndarray, np.generic))
     if dtype is not None:
         dtype = dtypes.as_dtype(dtype)
     try:
@@ -685,7 +687,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: De
     except (ValueError, TypeError) as err:
         raise ValueError(f"tensor(): cannot make a regular n-dimensional array from the data ({err})") from None
     if dtype is None:
-        target = dtypes.infer_dtype(array)
+        target = dtypes.infer_dtype(array, python_data)
         if target != array.dtype:
             array = array.astype(target)
     return _finish(array, requires_grad, device)

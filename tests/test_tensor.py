@@ -8,7 +8,7 @@ import minidl
 
 def test_tensor_dtype_defaults():
     assert minidl.tensor([1.0, 2.0]).dtype == minidl.float32
-    assert minidl.tensor(np.zeros(3)).dtype == minidl.float32  # NumPy float64 becomes float32
+    assert minidl.tensor(np.zeros(3)).dtype == minidl.float64  # NumPy data keeps its dtype, as in PyTorch
     assert minidl.tensor(np.zeros(3), dtype=minidl.float64).dtype == minidl.float64
     assert minidl.tensor([1, 2]).dtype == minidl.int64
     assert minidl.tensor([True, False]).dtype == minidl.bool_

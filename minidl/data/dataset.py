@@ -33,11 +33,13 @@ class Dataset:
 
 
 def _as_array(x: Any) -> np.ndarray:
-    """A NumPy array from a Tensor (dtype kept) or array-like data (dtype as ``minidl.tensor`` infers it)."""
+    """A NumPy array from a Tensor (dtype kept) or array-like data: floats become float32, the dtype of the models
+    the samples are fed to (unlike ``minidl.tensor``, which keeps NumPy's float64); other dtypes as
+    ``minidl.tensor`` infers them."""
     if isinstance(x, Tensor):
         return x.detach().numpy()
     array = np.asarray(x)
-    target = dtypes.infer_dtype(array)
+    target = dtypes.infer_dtype(array, python_data=True)
     return array if target == array.dtype else array.astype(target)
 
 

@@ -82,7 +82,8 @@ def _unbatched(y: np.ndarray, single: bool) -> np.ndarray:
 def _check_channels(x: np.ndarray, allowed: tuple[int, ...], name: str) -> None:
     if x.shape[-3] not in allowed:
         want = " or ".join(str(c) for c in allowed)
-        raise ValueError(f"{name}: expected {want} channels at dim -3, got shape {x.shape}")
+        channels = "channel" if allowed == (1,) else "channels"
+        raise ValueError(f"{name}: expected {want} {channels} at dim -3, got shape {x.shape}")
 
 
 def _float_dtype(dtype: np.dtype) -> np.dtype:

@@ -17,6 +17,7 @@ from minidl.nn.layers.linear import Linear
 from minidl.nn.layers.pooling import AdaptiveAvgPool2d
 from minidl.nn.module import Module
 from minidl.tensor import Tensor
+from minidl.text import plural
 
 
 def linear_to_conv(linear: Linear, in_channels: int, kernel_size: tuple[int, int]) -> Conv2d:
@@ -25,8 +26,8 @@ def linear_to_conv(linear: Linear, in_channels: int, kernel_size: tuple[int, int
     kh, kw = kernel_size
     if linear.in_features != in_channels * kh * kw:
         raise ValueError(
-            f"linear_to_conv: the Linear layer takes {linear.in_features} features, but {in_channels} channels "
-            f"of {kh}×{kw} make {in_channels * kh * kw}"
+            f"linear_to_conv: the Linear layer takes {plural(linear.in_features, 'feature')}, but "
+            f"{plural(in_channels, 'channel')} of {kh}×{kw} make {in_channels * kh * kw}"
         )
     conv = Conv2d(in_channels, linear.out_features, (kh, kw), bias=linear.bias is not None)
     with no_grad():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from minidl.autograd import Function
+from minidl.ops.checks import expect_tensor
 from minidl.ops.dims import normalize_dim
 from minidl.ops.operands import floating
 from minidl.tensor import Tensor
@@ -141,19 +142,19 @@ class LogSoftmaxOp(Function):
 
 def relu(x: Tensor) -> Tensor:
     """max(x, 0); gradient 0 at 0."""
-    return ReLUOp.apply(x)
+    return ReLUOp.apply(expect_tensor(x, "relu"))
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, negative_slope * x otherwise."""
-    return LeakyReLUOp.apply(floating(x), slope=negative_slope)
+    return LeakyReLUOp.apply(floating(expect_tensor(x, "leaky_relu")), slope=negative_slope)
 
 
 def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     """x clipped to [min_val, max_val]; gradient 1 strictly inside, 0 outside and at both ends."""
     if not min_val < max_val:
         raise ValueError(f"hardtanh: min_val must be below max_val, got min_val={min_val}, max_val={max_val}")
-    return HardtanhOp.apply(floating(x), low=min_val, high=max_val)
+    return HardtanhOp.apply(floating(expect_tensor(x, "hardtanh")), low=min_val, high=max_val)
 
 
 def relu6(x: Tensor) -> Tensor:
@@ -163,31 +164,33 @@ def relu6(x: Tensor) -> Tensor:
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """x for x > 0, alpha (e^x - 1) otherwise."""
-    return ELUOp.apply(floating(x), alpha=alpha)
+    return ELUOp.apply(floating(expect_tensor(x, "elu")), alpha=alpha)
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """x Φ(x), Φ the standard normal CDF; ``approximate='tanh'`` uses the tanh approximation."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GELUOp.apply(floating(x), approximate=approximate)
+    return GELUOp.apply(floating(expect_tensor(x, "gelu")), approximate=approximate)
 
 
 def sigmoid(x: Tensor) -> Tensor:
     """1 / (1 + e^-x), without overflow for large |x|."""
-    return SigmoidOp.apply(floating(x))
+    return SigmoidOp.apply(floating(expect_tensor(x, "sigmoid")))
 
 
 def tanh(x: Tensor) -> Tensor:
     """The hyperbolic tangent."""
-    return TanhOp.apply(floating(x))
+    return TanhOp.apply(floating(expect_tensor(x, "tanh")))
 
 
 def softmax(x: Tensor, dim: int) -> Tensor:
     """e^x / sum(e^x) along ``dim``, shifted by the maximum so large logits do not overflow."""
-    return SoftmaxOp.apply(floating(x), axis=normalize_dim(dim, x.data.ndim))
+    x = floating(expect_tensor(x, "softmax"))
+    return SoftmaxOp.apply(x, axis=normalize_dim(dim, x.data.ndim))
 
 
 def log_softmax(x: Tensor, dim: int) -> Tensor:
     """x - logsumexp(x) along ``dim``, exact for logits in the thousands."""
-    return LogSoftmaxOp.apply(floating(x), axis=normalize_dim(dim, x.data.ndim))
+    x = floating(expect_tensor(x, "log_softmax"))
+    return LogSoftmaxOp.apply(x, axis=normalize_dim(dim, x.data.ndim))

@@ -13,8 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from minidl.autograd import Function
+from minidl.ops.checks import dtype_mismatch, expect_tensor
 from minidl.ops.window import check_window_fits, conv_padding, image_batch, pair
 from minidl.tensor import Tensor
+from minidl.text import plural
 
 COLUMN_BUDGET = 2 * 2**20  # bytes of im2col columns per chunk: about one ResNet image, so the columns stay in cache
 
@@ -119,6 +121,27 @@ def _out_size(hw, kernel, stride, padding, dilation) -> tuple[int, int]:
     return (h + pt + pb - dh * (kh - 1) - 1) // sh + 1, (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
 
 
+def _channel_mismatch(op: str, weight_shape: tuple, groups: int, input_shape: tuple) -> ValueError:
+    """The error for an input whose channels are not the weight's: how the input was read, and the likely fix
+    (a channels-last image or batch, a batch of grey images without its channel dim)."""
+    expected = weight_shape[1] * groups
+    message = f"{op}: the weight {weight_shape} with groups={groups} expects {plural(expected, 'input channel')}"
+    if len(input_shape) == 3:
+        message += (
+            f", but the 3-D input {input_shape} is read as one unbatched (C, H, W) image with "
+            f"{plural(input_shape[0], 'channel')}; a batch is (N, C, H, W)"
+        )
+        if input_shape[-1] == expected:
+            message += ". It looks channels-last (H, W, C): use x.permute(2, 0, 1)"
+        elif expected == 1:
+            message += ". For a batch of N grey (N, H, W) images add the channel dim: x.unsqueeze(1)"
+        return ValueError(message)
+    message += f", but the input {input_shape} has {plural(input_shape[1], 'channel')} (dim 1 of (N, C, H, W))"
+    if input_shape[-1] == expected:
+        message += ". It looks channels-last (N, H, W, C): use x.permute(0, 3, 1, 2)"
+    return ValueError(message)
+
+
 def conv2d(
     input: Tensor,
     weight: Tensor,
@@ -136,9 +159,8 @@ def conv2d(
     """
     op = "conv2d"
     x, unbatched = image_batch(input, op)
-    if not isinstance(weight, Tensor) or weight.data.ndim != 4:
-        got = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
-        raise ValueError(f"{op}: weight must be a 4-D (C_out, C_in / groups, kh, kw) tensor, got {got}")
+    if expect_tensor(weight, op, "weight").data.ndim != 4:
+        raise ValueError(f"{op}: weight must be a 4-D (C_out, C_in / groups, kh, kw) tensor, got {tuple(weight.shape)}")
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
     c, h, w = x.shape[1:]
@@ -148,21 +170,17 @@ def conv2d(
             f"{op}: groups={groups} must divide both the input channels ({c}) and the output channels ({cout})"
         )
     if cg * groups != c:
-        raise ValueError(
-            f"{op}: the weight {tuple(weight.shape)} with groups={groups} expects {cg * groups} input channels, "
-            f"got {c} (input shape {tuple(input.shape)})"
-        )
-    if x.data.dtype != weight.data.dtype or x.data.dtype.kind != "f":
-        raise TypeError(
-            f"{op}: input and weight must have one floating dtype, got {x.data.dtype.name} and {weight.data.dtype.name}"
-        )
+        raise _channel_mismatch(op, tuple(weight.shape), groups, tuple(input.shape))
+    if x.data.dtype != weight.data.dtype:
+        raise dtype_mismatch(op, x.data.dtype, weight.data.dtype)
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{op}: needs floating-point input and weight, got {x.data.dtype.name}")
     tensors = [x, weight]
     if bias is not None:
-        if not isinstance(bias, Tensor) or tuple(bias.shape) != (cout,):
-            got = tuple(bias.shape) if isinstance(bias, Tensor) else type(bias).__name__
-            raise ValueError(f"{op}: bias must have shape ({cout},), got {got}")
+        if tuple(expect_tensor(bias, op, "bias").shape) != (cout,):
+            raise ValueError(f"{op}: bias must have shape ({cout},), got {tuple(bias.shape)}")
         if bias.data.dtype != x.data.dtype:
-            raise TypeError(f"{op}: bias is {bias.data.dtype.name} but input is {x.data.dtype.name}")
+            raise dtype_mismatch(op, x.data.dtype, bias.data.dtype, "bias")
         tensors.append(bias)
     stride, dilation = pair(stride, "stride", op), pair(dilation, "dilation", op)
     pads = conv_padding(padding, (kh, kw), stride, dilation, op)

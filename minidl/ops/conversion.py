@@ -6,6 +6,7 @@ from typing import Any
 
 from minidl import dtypes
 from minidl.autograd import Function
+from minidl.ops.checks import expect_tensor
 from minidl.tensor import Tensor
 
 
@@ -22,7 +23,7 @@ class CastOp(Function):
 def cast(a: Tensor, dtype: Any) -> Tensor:
     """``a`` converted to ``dtype`` (a new tensor, or ``a`` itself when the dtype already matches)."""
     dtype = dtypes.as_dtype(dtype)
-    if a.data.dtype == dtype:
+    if expect_tensor(a, "cast").data.dtype == dtype:
         return a
     if a._requires_grad and not dtypes.is_floating(dtype):
         # The result cannot carry a gradient: detach it, as PyTorch does.
@@ -42,7 +43,7 @@ class CloneOp(Function):
 
 def clone(a: Tensor) -> Tensor:
     """A C-contiguous copy of ``a`` with its own memory; differentiable."""
-    return CloneOp.apply(a)
+    return CloneOp.apply(expect_tensor(a, "clone"))
 
 
 class ToDeviceOp(Function):
@@ -59,4 +60,4 @@ class ToDeviceOp(Function):
 
 def to_device(a: Tensor, target: Any) -> Tensor:
     """``a`` copied to the device of backend ``target``; differentiable (the gradient travels back)."""
-    return ToDeviceOp.apply(a, target=target)
+    return ToDeviceOp.apply(expect_tensor(a, "to_device"), target=target)

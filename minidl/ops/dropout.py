@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from minidl import random
 from minidl.autograd import Function
+from minidl.ops.checks import expect_tensor
 from minidl.tensor import Tensor
 
 
@@ -24,6 +25,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     The mask is drawn from the global generator, so ``minidl.manual_seed`` makes it reproducible."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
+    expect_tensor(input, "dropout")
     if not training or p == 0.0:
         return input
     if input.data.dtype.kind != "f":

@@ -10,6 +10,7 @@ from typing import Any
 
 from minidl import dtypes
 from minidl.autograd import Function
+from minidl.ops.checks import expect_tensor
 from minidl.ops.conversion import cast
 from minidl.ops.operands import binary_operands, floating, shapes_error, to_operand
 from minidl.tensor import Tensor
@@ -106,33 +107,33 @@ class NegOp(Function):
 
 def add(a: Any, b: Any) -> Tensor:
     """a + b, broadcast."""
-    return _apply_broadcasting(AddOp, "add", *binary_operands(a, b))
+    return _apply_broadcasting(AddOp, "add", *binary_operands(a, b, "add"))
 
 
 def sub(a: Any, b: Any) -> Tensor:
     """a - b, broadcast."""
-    return _apply_broadcasting(SubOp, "sub", *binary_operands(a, b))
+    return _apply_broadcasting(SubOp, "sub", *binary_operands(a, b, "sub"))
 
 
 def mul(a: Any, b: Any) -> Tensor:
     """a * b, broadcast."""
-    return _apply_broadcasting(MulOp, "mul", *binary_operands(a, b))
+    return _apply_broadcasting(MulOp, "mul", *binary_operands(a, b, "mul"))
 
 
 def div(a: Any, b: Any) -> Tensor:
     """a / b (true division: integer inputs give float32), broadcast."""
-    a, b = binary_operands(a, b)
+    a, b = binary_operands(a, b, "div")
     return _apply_broadcasting(DivOp, "div", floating(a), floating(b))
 
 
 def pow(a: Any, b: Any) -> Tensor:
     """a ** b, broadcast; differentiable in both the base and the exponent."""
-    return _apply_broadcasting(PowOp, "pow", *binary_operands(a, b))
+    return _apply_broadcasting(PowOp, "pow", *binary_operands(a, b, "pow"))
 
 
 def neg(a: Tensor) -> Tensor:
     """-a."""
-    return NegOp.apply(a)
+    return NegOp.apply(expect_tensor(a, "neg"))
 
 
 # -------------------------------------------------------------------------------------------------- unary
@@ -200,32 +201,32 @@ class CosOp(Function):
 
 def exp(a: Tensor) -> Tensor:
     """e ** a, element-wise."""
-    return ExpOp.apply(floating(a))
+    return ExpOp.apply(floating(expect_tensor(a, "exp")))
 
 
 def log(a: Tensor) -> Tensor:
     """The natural logarithm, element-wise (nan below 0, -inf at 0)."""
-    return LogOp.apply(floating(a))
+    return LogOp.apply(floating(expect_tensor(a, "log")))
 
 
 def sqrt(a: Tensor) -> Tensor:
     """The square root, element-wise (nan below 0)."""
-    return SqrtOp.apply(floating(a))
+    return SqrtOp.apply(floating(expect_tensor(a, "sqrt")))
 
 
 def abs(a: Tensor) -> Tensor:
     """|a|, element-wise; its gradient at 0 is 0."""
-    return AbsOp.apply(a)
+    return AbsOp.apply(expect_tensor(a, "abs"))
 
 
 def sin(a: Tensor) -> Tensor:
     """sin(a), element-wise."""
-    return SinOp.apply(floating(a))
+    return SinOp.apply(floating(expect_tensor(a, "sin")))
 
 
 def cos(a: Tensor) -> Tensor:
     """cos(a), element-wise."""
-    return CosOp.apply(floating(a))
+    return CosOp.apply(floating(expect_tensor(a, "cos")))
 
 
 # ------------------------------------------------------------------------------- maximum, minimum, clip, where
@@ -292,18 +293,19 @@ class WhereOp(Function):
 
 def maximum(a: Any, b: Any) -> Tensor:
     """The element-wise maximum, broadcast; on ties each side gets half the gradient."""
-    return _apply_broadcasting(MaximumOp, "maximum", *binary_operands(a, b))
+    return _apply_broadcasting(MaximumOp, "maximum", *binary_operands(a, b, "maximum"))
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """The element-wise minimum, broadcast; on ties each side gets half the gradient."""
-    return _apply_broadcasting(MinimumOp, "minimum", *binary_operands(a, b))
+    return _apply_broadcasting(MinimumOp, "minimum", *binary_operands(a, b, "minimum"))
 
 
 def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:
     """Clip ``x`` into [min, max] (either may be None; numbers or tensors, broadcast). Also named ``clamp``."""
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
+    expect_tensor(x, "clip")
     if not dtypes.is_floating(x.data.dtype) and not isinstance(min, Tensor) and not isinstance(max, Tensor):
         return Tensor._make(x._backend.xp.clip(x.data, min, max), x._backend)
     x = floating(x)
@@ -318,12 +320,12 @@ clamp = clip
 
 def where(condition: Tensor, a: Any, b: Any) -> Tensor:
     """``a`` where ``condition`` is True, else ``b``; all three broadcast. ``condition`` must be a bool tensor."""
-    if not isinstance(condition, Tensor) or condition.data.dtype != dtypes.bool_:
-        got = condition.data.dtype.name if isinstance(condition, Tensor) else type(condition).__name__
-        raise TypeError(f"where: the condition must be a bool tensor, got {got}")
+    expect_tensor(condition, "where", "the condition")
+    if condition.data.dtype != dtypes.bool_:
+        raise TypeError(f"where: the condition must be a bool tensor, got {condition.data.dtype.name}")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = to_operand(a, condition)
-    a, b = binary_operands(a, b)
+    a, b = binary_operands(a, b, "where")
     return _apply_broadcasting(WhereOp, "where", condition, a, b)
 
 
@@ -331,7 +333,7 @@ def where(condition: Tensor, a: Any, b: Any) -> Tensor:
 
 
 def _compare(ufunc_name: str, op: str, a: Any, b: Any) -> Tensor:
-    a, b = binary_operands(a, b)
+    a, b = binary_operands(a, b, op)
     if a._backend is not b._backend:
         raise RuntimeError(
             f"{op}: expected both tensors on the same device, got {a._backend.name} and {b._backend.name}"
@@ -375,6 +377,6 @@ def ge(a: Any, b: Any) -> Tensor:
 
 def logical_not(a: Tensor) -> Tensor:
     """Not ``a`` for a bool tensor, bitwise not for integers."""
-    if dtypes.is_floating(a.data.dtype):
+    if dtypes.is_floating(expect_tensor(a, "logical_not").data.dtype):
         raise TypeError(f"~ (logical_not) needs a bool or integer tensor, got {a.data.dtype.name}")
     return Tensor._make(a._backend.xp.invert(a.data), a._backend)

@@ -12,8 +12,10 @@ from typing import Any
 
 from minidl.autograd import Function
 from minidl.ops.activation import log_softmax
+from minidl.ops.checks import expect_tensor
 from minidl.ops.conversion import cast
 from minidl.tensor import Tensor
+from minidl.text import plural
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -41,8 +43,7 @@ def _back_to_input_layout(xp: Any, rows: Any, shape: tuple) -> Any:
 
 def _targets(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, op: str) -> Any:
     """Check class-index targets against the scores; return them as a flat int64 array."""
-    if not isinstance(target, Tensor):
-        raise TypeError(f"{op}: target must be a Tensor, got {type(target).__name__}")
+    expect_tensor(target, op, "target")
     if input.data.ndim < 2:
         raise ValueError(f"{op}: expected scores of shape (N, C) or (N, C, d1, ...), got {tuple(input.shape)}")
     if target.data.dtype.kind not in "iu":
@@ -62,7 +63,7 @@ def _targets(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index:
     if bad.any():
         first = int(t[bad][0])
         raise IndexError(
-            f"{op}: target {first} is out of range for {classes} classes (expected 0..{classes - 1}"
+            f"{op}: target {first} is out of range for {plural(classes, 'class', 'classes')} (expected 0..{classes - 1}"
             f" or ignore_index {ignore_index})"
         )
     return t
@@ -154,7 +155,7 @@ def cross_entropy(
     check_reduction(reduction, op)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
-    if input.data.dtype.kind != "f":
+    if expect_tensor(input, op).data.dtype.kind != "f":
         raise TypeError(f"{op}: the scores must be floating point, got {input.data.dtype.name}")
     if isinstance(target, Tensor) and target.data.dtype.kind == "f":
         return _cross_entropy_with_probabilities(input, target, weight, reduction, label_smoothing, op)
@@ -190,7 +191,7 @@ def nll_loss(
     ``torch.nn.functional.nll_loss``. input: (N, C) or (N, C, d1, ...); target: class indices (N,) / (N, d1, ...)."""
     op = "nll_loss"
     check_reduction(reduction, op)
-    if input.data.dtype.kind != "f":
+    if expect_tensor(input, op).data.dtype.kind != "f":
         raise TypeError(f"{op}: the log-probabilities must be floating point, got {input.data.dtype.name}")
     t = _targets(input, target, weight, ignore_index, op)
     tensors = [input] if weight is None else [input, weight]
@@ -209,6 +210,7 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Mean squared error, as ``torch.nn.functional.mse_loss``: (input - target)² reduced. Shapes that differ
     are broadcast with a warning, as in PyTorch (it is usually a mistake, e.g. (N, 1) against (N,))."""
     check_reduction(reduction, "mse_loss")
+    expect_tensor(input, "mse_loss")
     _warn_if_broadcast(input, target, "mse_loss")
     diff = input - target
     return _reduce(diff * diff, reduction)
@@ -267,9 +269,11 @@ def binary_cross_entropy_with_logits(
     flow to the input and the target (as in PyTorch); the weights are constants."""
     op = "binary_cross_entropy_with_logits"
     check_reduction(reduction, op)
-    if not isinstance(target, Tensor) or tuple(target.shape) != tuple(input.shape):
-        got = tuple(target.shape) if isinstance(target, Tensor) else type(target).__name__
-        raise ValueError(f"{op}: the target must have the input's shape {tuple(input.shape)}, got {got}")
+    expect_tensor(input, op)
+    if tuple(expect_tensor(target, op, "target").shape) != tuple(input.shape):
+        raise ValueError(
+            f"{op}: the target must have the input's shape {tuple(input.shape)}, got {tuple(target.shape)}"
+        )
     dtype = input.data.dtype
 
     def constant(t: Tensor | None) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from minidl.autograd import Function
+from minidl.ops.checks import dtype_mismatch, expect_tensor
 from minidl.ops.operands import to_operand
 from minidl.tensor import Tensor
 
@@ -46,7 +47,7 @@ def matmul(a: Any, b: Any) -> Tensor:
     """The matrix product ``a @ b``. a: (k,) or (..., m, k); b: (k,) or (..., k, n); batch dims broadcast.
     Both operands must have the same dtype (as in PyTorch: cast one explicitly)."""
     if not isinstance(a, Tensor):
-        a = to_operand(a, b)
+        a = to_operand(a, expect_tensor(b, "matmul", "one operand"))
     if not isinstance(b, Tensor):
         b = to_operand(b, a)
     if a.data.ndim == 0 or b.data.ndim == 0:
@@ -98,19 +99,19 @@ class LinearOp(Function):
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight^T + bias, as ``torch.nn.functional.linear``. input: (*, in_features);
     weight: (out_features, in_features); bias: (out_features,) or None. Returns (*, out_features)."""
-    if not isinstance(weight, Tensor) or weight.data.ndim != 2:
-        got = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
-        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got {got}")
+    expect_tensor(input, "linear")
+    if expect_tensor(weight, "linear", "weight").data.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got {tuple(weight.shape)}")
     if input.data.ndim < 1 or input.shape[-1] != weight.shape[1]:
         raise ValueError(
             f"linear: the input's last dim must be in_features = {weight.shape[1]} (weight {tuple(weight.shape)}), "
             f"got input shape {tuple(input.shape)}"
         )
     if input.data.dtype != weight.data.dtype:
-        raise TypeError(f"linear: input is {input.data.dtype.name} but weight is {weight.data.dtype.name}")
+        raise dtype_mismatch("linear", input.data.dtype, weight.data.dtype)
     tensors = [input, weight]
     if bias is not None:
-        if tuple(bias.shape) != (weight.shape[0],):
+        if tuple(expect_tensor(bias, "linear", "bias").shape) != (weight.shape[0],):
             raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
         tensors.append(bias)
     return LinearOp.apply(*tensors)

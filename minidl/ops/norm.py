@@ -7,7 +7,9 @@ from typing import Any
 
 from minidl import autograd
 from minidl.autograd import Function
+from minidl.ops.checks import dtype_mismatch, expect_tensor
 from minidl.tensor import Tensor
+from minidl.text import plural
 
 
 class BatchNormTrainOp(Function):
@@ -58,9 +60,10 @@ def _channel_vector(t: Tensor | None, c: int, name: str, x: Tensor, fill: float)
     if t is None:
         xp = x._backend.xp
         return Tensor._make(xp.full(c, fill, dtype=x.data.dtype), x._backend)
-    if not isinstance(t, Tensor) or tuple(t.shape) != (c,):
-        got = tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__
-        raise ValueError(f"batch_norm: {name} must have shape ({c},) for {c} channels, got {got}")
+    if tuple(expect_tensor(t, "batch_norm", name).shape) != (c,):
+        raise ValueError(f"batch_norm: {name} must have shape ({c},) for {plural(c, 'channel')}, got {tuple(t.shape)}")
+    if name in ("weight", "bias") and t.data.dtype != x.data.dtype:
+        raise dtype_mismatch("batch_norm", x.data.dtype, t.data.dtype, name)
     return t
 
 
@@ -81,7 +84,7 @@ def batch_norm(
     Evaluation: normalise with the running statistics. weight/bias: (C,) or None (1 and 0).
     """
     op = "batch_norm"
-    if input.data.ndim < 2:
+    if expect_tensor(input, op).data.ndim < 2:
         raise ValueError(f"{op}: expected an (N, C) or (N, C, ...) input, got shape {tuple(input.shape)}")
     if input.data.dtype.kind != "f":
         raise TypeError(f"{op}: needs a floating-point input, got {input.data.dtype.name}")
@@ -167,7 +170,7 @@ def _channel_window_sum(xp: Any, a: Any, before: int, after: int) -> Any:
 def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
     """Local response normalisation across channels (AlexNet), as ``torch.nn.functional.local_response_norm``.
     input: (N, C, ...) with at least 3 dims."""
-    if input.data.ndim < 3:
+    if expect_tensor(input, "local_response_norm").data.ndim < 3:
         raise ValueError(f"local_response_norm: expected an input with 3 or more dims, got shape {tuple(input.shape)}")
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"local_response_norm: size must be a positive integer, got {size!r}")

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from minidl import dtypes
+from minidl.ops.checks import expect_tensor
 from minidl.ops.conversion import cast
 from minidl.tensor import Tensor
 
@@ -49,15 +50,15 @@ def result_dtype(a: Tensor, b: Tensor) -> np.dtype:
     return dtypes.promote(da, db)
 
 
-def binary_operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+def binary_operands(a: Any, b: Any, op: str) -> tuple[Tensor, Tensor]:
     """Both operands of ``a op b`` as tensors of one dtype, the one PyTorch would compute in (at least one of
-    ``a`` and ``b`` is a Tensor)."""
+    ``a`` and ``b`` must be a Tensor; the other may be a number or a NumPy array)."""
     if isinstance(a, Tensor):
         if isinstance(b, Tensor) and a.data.dtype is b.data.dtype:
             return a, b
         b = to_operand(b, a)
     else:
-        a = to_operand(a, b)
+        a = to_operand(a, expect_tensor(b, op, "one operand"))
     if a.data.dtype == b.data.dtype:
         return a, b
     dt = result_dtype(a, b)

@@ -8,6 +8,7 @@ from typing import Any
 
 from minidl import dtypes
 from minidl.autograd import Function
+from minidl.ops.checks import expect_tensor
 from minidl.ops.dims import normalize_dim, normalize_dims, resolve_aliases
 from minidl.ops.operands import floating
 from minidl.tensor import Tensor
@@ -130,6 +131,7 @@ class LogSumExpOp(Function):
 
 
 def _axes(x: Tensor, dim: Any, keepdim: bool, aliases: dict, op: str) -> tuple[tuple | None, bool]:
+    expect_tensor(x, op)
     dim, keepdim = resolve_aliases(dim, keepdim, aliases, op)
     return normalize_dims(dim, x.data.ndim), keepdim
 
@@ -201,6 +203,7 @@ def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False, **aliases: Any)
 
 
 def _arg_extreme(x: Tensor, dim: Any, keepdim: bool, aliases: dict, op: str) -> Tensor:
+    expect_tensor(x, op)
     dim, keepdim = resolve_aliases(dim, keepdim, aliases, op)
     xp = x._backend.xp
     if x.data.size == 0:
@@ -227,11 +230,11 @@ def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False, **aliases: 
 
 def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Whether any element is non-zero, over ``dim``; bool, no gradient."""
-    axes = normalize_dims(dim, x.data.ndim)
+    axes = normalize_dims(dim, expect_tensor(x, "any").data.ndim)
     return Tensor._make(x._backend.xp.asarray(x._backend.xp.any(x.data, axis=axes, keepdims=keepdim)), x._backend)
 
 
 def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Whether every element is non-zero, over ``dim``; bool, no gradient."""
-    axes = normalize_dims(dim, x.data.ndim)
+    axes = normalize_dims(dim, expect_tensor(x, "all").data.ndim)
     return Tensor._make(x._backend.xp.asarray(x._backend.xp.all(x.data, axis=axes, keepdims=keepdim)), x._backend)

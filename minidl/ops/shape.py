@@ -12,9 +12,11 @@ import numpy as np
 
 from minidl import dtypes
 from minidl.autograd import Function
+from minidl.ops.checks import expect_tensor
 from minidl.ops.conversion import cast
 from minidl.ops.dims import normalize_dim
 from minidl.tensor import Tensor
+from minidl.text import plural
 
 
 def _shape_args(shape: tuple, op: str) -> tuple[int, ...]:
@@ -43,6 +45,7 @@ class ReshapeOp(Function):
 
 
 def _reshape(x: Tensor, shape: tuple, op: str, copy: bool | None) -> Tensor:
+    expect_tensor(x, op)
     shape = _shape_args(shape, op)
     if shape == x.data.shape:
         return x
@@ -55,7 +58,9 @@ def _reshape(x: Tensor, shape: tuple, op: str, copy: bool | None) -> Tensor:
         or (unknown == 0 and known != size)
         or (unknown == 1 and (known == 0 or size % known))
     ):
-        raise ValueError(f"{op}: cannot reshape a tensor of shape {tuple(x.shape)} ({size} elements) into {shape}")
+        raise ValueError(
+            f"{op}: cannot reshape a tensor of shape {tuple(x.shape)} ({plural(size, 'element')}) into {shape}"
+        )
     try:
         return ReshapeOp.apply(x, shape=shape, copy=copy)
     except ValueError:
@@ -77,7 +82,7 @@ def view(x: Tensor, *shape: Any) -> Tensor:
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """``x`` with dims ``start_dim`` .. ``end_dim`` (inclusive) merged into one."""
-    if x.data.ndim == 0:
+    if expect_tensor(x, "flatten").data.ndim == 0:
         return reshape(x, 1)
     start, end = normalize_dim(start_dim, x.data.ndim), normalize_dim(end_dim, x.data.ndim)
     if start > end:
@@ -88,7 +93,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 def squeeze(x: Tensor, dim: Any = None) -> Tensor:
     """``x`` without its size-1 dims (only those in ``dim``, an int or tuple, when given; others are kept)."""
-    shape = x.data.shape
+    shape = expect_tensor(x, "squeeze").data.shape
     if dim is None:
         dims = {i for i, n in enumerate(shape) if n == 1}
     else:
@@ -99,7 +104,7 @@ def squeeze(x: Tensor, dim: Any = None) -> Tensor:
 
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
     """``x`` with a new size-1 dim inserted at ``dim`` (in [-ndim-1, ndim])."""
-    d = normalize_dim(dim, x.data.ndim + 1)
+    d = normalize_dim(dim, expect_tensor(x, "unsqueeze").data.ndim + 1)
     shape = x.data.shape
     return reshape(x, shape[:d] + (1,) + shape[d:])
 
@@ -122,9 +127,9 @@ class PermuteOp(Function):
 def permute(x: Tensor, *dims: Any) -> Tensor:
     """``x`` with its dims reordered: output dim i is input dim ``dims[i]``."""
     dims = _shape_args(dims, "permute")
-    ndim = x.data.ndim
+    ndim = expect_tensor(x, "permute").data.ndim
     if len(dims) != ndim:
-        raise ValueError(f"permute: got {len(dims)} dims {dims} for a tensor with {ndim} dims")
+        raise ValueError(f"permute: got {plural(len(dims), 'dim')} {dims} for a tensor with {plural(ndim, 'dim')}")
     dims = tuple(normalize_dim(d, ndim) for d in dims)
     if sorted(dims) != list(range(ndim)):
         raise ValueError(f"permute: {dims} is not a permutation of the dims 0..{ndim - 1}")
@@ -135,7 +140,7 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     """``x`` with dims ``dim0`` and ``dim1`` swapped."""
-    ndim = x.data.ndim
+    ndim = expect_tensor(x, "transpose").data.ndim
     if ndim == 0:
         normalize_dim(dim0, 0), normalize_dim(dim1, 0)
         return x
@@ -162,7 +167,7 @@ class ExpandOp(Function):
 def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     """``x`` broadcast to ``shape`` (NumPy's rules), as a read-only view."""
     shape = _shape_args((shape,), "broadcast_to")
-    if shape == x.data.shape:
+    if shape == expect_tensor(x, "broadcast_to").data.shape:
         return x
     try:
         return ExpandOp.apply(x, shape=shape)
@@ -173,9 +178,11 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
 def expand(x: Tensor, *sizes: Any) -> Tensor:
     """``x`` broadcast to ``sizes``, where -1 keeps a dim's size (PyTorch's expand)."""
     sizes = _shape_args(sizes, "expand")
-    lead = len(sizes) - x.data.ndim
+    lead = len(sizes) - expect_tensor(x, "expand").data.ndim
     if lead < 0:
-        raise ValueError(f"expand: {len(sizes)} sizes {sizes} given for a tensor with {x.data.ndim} dims")
+        raise ValueError(
+            f"expand: {plural(len(sizes), 'size')} {sizes} given for a tensor with {plural(x.data.ndim, 'dim')}"
+        )
     target = []
     for i, size in enumerate(sizes):
         if size == -1:
@@ -235,7 +242,7 @@ class GetItemOp(Function):
 def getitem(x: Tensor, key: Any) -> Tensor:
     """``x[key]`` with NumPy's rules: ints, slices (negative steps too), None, Ellipsis, bool masks and integer
     arrays or tensors (repeated indices accumulate their gradients)."""
-    key = index_key(key, x)
+    key = index_key(key, expect_tensor(x, "getitem"))
     try:
         return GetItemOp.apply(x, key=key)
     except IndexError as err:
@@ -246,11 +253,12 @@ def getitem(x: Tensor, key: Any) -> Tensor:
 
 
 def _same_dtype(tensors: Sequence[Tensor], op: str) -> list[Tensor]:
+    if isinstance(tensors, Tensor):
+        raise TypeError(f"{op}: expected a sequence of tensors, got one Tensor; pass a list: {op}([a, b])")
     if not tensors:
         raise ValueError(f"{op}: expected a non-empty sequence of tensors")
-    for t in tensors:
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{op}: expected tensors, got {type(t).__name__}")
+    for i, t in enumerate(tensors):
+        expect_tensor(t, op, f"tensors[{i}]")
     dtype = functools.reduce(dtypes.promote, [t.data.dtype for t in tensors])
     return [cast(t, dtype) for t in tensors]
 
@@ -306,7 +314,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """Cut ``x`` along ``dim`` into pieces of ``split_size_or_sections`` (the last may be smaller), or into pieces
     of the sizes listed."""
-    axis = normalize_dim(dim, x.data.ndim)
+    axis = normalize_dim(dim, expect_tensor(x, "split").data.ndim)
     length = x.data.shape[axis]
     if isinstance(split_size_or_sections, (list, tuple)):
         sizes = list(split_size_or_sections)
@@ -328,6 +336,7 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """Cut ``x`` along ``dim`` into ``chunks`` pieces of equal size (the last may be smaller, or fewer pieces)."""
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    expect_tensor(x, "chunk")
     length = x.data.shape[normalize_dim(dim, x.data.ndim)]
     return split(x, builtins.max(1, -(-length // chunks)), dim)
 
@@ -382,7 +391,7 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
     the one before, and so on. Modes: 'constant' (fill with ``value``; negative widths crop), 'reflect'
     (mirror without repeating the edge), 'replicate' (repeat the edge), 'circular' (wrap around)."""
     pad = tuple(pad)
-    if len(pad) % 2 or len(pad) // 2 > x.data.ndim:
+    if len(pad) % 2 or len(pad) // 2 > expect_tensor(x, "pad").data.ndim:
         raise ValueError(
             f"pad: expected an even number of widths, at most 2 per dim ({2 * x.data.ndim} for this "
             f"{x.data.ndim}-D tensor), got {len(pad)}: {pad}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from minidl.ops.checks import expect_tensor
 from minidl.tensor import Tensor
 
 
@@ -24,7 +25,7 @@ def pair(value: Any, name: str, op: str, minimum: int = 1) -> tuple[int, int]:
 
 def image_batch(x: Tensor, op: str) -> tuple[Tensor, bool]:
     """``x`` as an (N, C, H, W) batch: a (C, H, W) image gets a batch of one (and ``True``, to drop it again)."""
-    if x.data.ndim == 3:
+    if expect_tensor(x, op).data.ndim == 3:
         return x.unsqueeze(0), True
     if x.data.ndim != 4:
         raise ValueError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape {tuple(x.shape)}")

@@ -140,7 +140,8 @@ def test_bad_arguments_are_named():
         models.vgg11(in_channels=-1)
     with pytest.raises(ValueError, match="alpha"):
         models.mobilenet_v1(alpha=0)
-    with pytest.raises(ValueError, match="expects 3 input channels, got 1"):  # a grey image into an RGB net
+    # a grey image into an RGB net
+    with pytest.raises(ValueError, match=r"expects 3 input channels, but the input \(1, 1, 32, 32\) has 1 channel "):
         models.resnet18()(minidl.zeros(1, 1, 32, 32))
 
 

@@ -77,7 +77,7 @@ def test_conv2d_unbatched_input_and_output_size():
 
 def test_conv2d_errors_name_expected_and_given():
     x = minidl.randn(2, 3, 8, 8)
-    with pytest.raises(ValueError, match=r"expects 6 input channels, got 3"):
+    with pytest.raises(ValueError, match=r"expects 6 input channels, but the input \(2, 3, 8, 8\) has 3 channels"):
         F.conv2d(x, minidl.randn(4, 6, 3, 3))
     with pytest.raises(ValueError, match=r"groups=2 must divide both the input channels \(3\)"):
         F.conv2d(x, minidl.randn(4, 1, 3, 3), groups=2)
@@ -89,7 +89,7 @@ def test_conv2d_errors_name_expected_and_given():
         F.conv2d(x, minidl.randn(4, 3, 3, 3), stride=2, padding="same")
     with pytest.raises(ValueError, match=r"bias must have shape \(4,\), got \(3,\)"):
         F.conv2d(x, minidl.randn(4, 3, 3, 3), minidl.randn(3))
-    with pytest.raises(TypeError, match="float32 and float64"):
+    with pytest.raises(TypeError, match="the input is float32 but the weight is float64"):
         F.conv2d(x, minidl.randn(4, 3, 3, 3, dtype=minidl.float64))
     with pytest.raises(ValueError, match="stride must be integers >= 1"):
         F.conv2d(x, minidl.randn(4, 3, 3, 3), stride=0)

@@ -214,9 +214,9 @@ def _t(*shape):
 
 
 def test_conv2d_wrong_channel_count_names_expected_and_given():
-    with pytest.raises(ValueError, match=r"expects 3 input channels, got 2"):
+    with pytest.raises(ValueError, match=r"expects 3 input channels, but the input \(1, 2, 5, 5\) has 2 channels"):
         F.conv2d(_t(1, 2, 5, 5), _t(4, 3, 3, 3))
-    with pytest.raises(ValueError, match=r"expects 4 input channels, got 6"):
+    with pytest.raises(ValueError, match=r"expects 4 input channels, but the input \(1, 6, 5, 5\) has 6 channels"):
         F.conv2d(_t(1, 6, 5, 5), _t(4, 2, 3, 3), groups=2)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from minidl.nn import functional as F
 from minidl.nn.module import Module
 from minidl.tensor import Tensor
 
@@ -15,7 +16,7 @@ class Flatten(Module):
         self.end_dim = end_dim
 
     def forward(self, input: Tensor) -> Tensor:
-        return input.flatten(self.start_dim, self.end_dim)
+        return F.flatten(input, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

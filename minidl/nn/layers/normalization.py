@@ -10,6 +10,7 @@ from minidl.nn import init
 from minidl.nn.module import Module
 from minidl.nn.parameter import Parameter
 from minidl.tensor import Tensor, empty, ones, tensor, zeros
+from minidl.text import plural
 
 
 class _BatchNorm(Module):
@@ -85,9 +86,12 @@ class _BatchNorm(Module):
                 f"{tuple(input.shape)}"
             )
         if input.shape[1] != self.num_features:
+            hint = (
+                ". It looks channels-last: move the channels to dim 1" if input.shape[-1] == self.num_features else ""
+            )
             raise ValueError(
-                f"{type(self).__name__}: expected {self.num_features} channels (dim 1), got input of shape "
-                f"{tuple(input.shape)}"
+                f"{type(self).__name__}: expected {plural(self.num_features, 'channel')} (dim 1), got input of shape "
+                f"{tuple(input.shape)}{hint}"
             )
 
     def forward(self, input: Tensor) -> Tensor:
