@@ -43,6 +43,15 @@ def test_readme_commands_come_from_the_setup_section_only():
         parse("# nothing\n")
 
 
+def test_declared_numpy_is_one_the_code_runs_on():
+    """ndarray.reshape(..., copy=) (minidl.ops.shape) needs NumPy 2.1, and NumPy 2.1 needs Numba 0.61."""
+    text = (ROOT / "pyproject.toml").read_text()
+    floors = dict(re.findall(r'"(numpy|numba)>=([\d.]+)"', text.split("[project]")[1]))
+    assert tuple(map(int, floors["numpy"].split("."))) >= (2, 1)
+    assert tuple(map(int, floors["numba"].split("."))) >= (0, 61)
+    assert "copy=copy" in (ROOT / "minidl" / "ops" / "shape.py").read_text()
+
+
 def _example(name: str):
     spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
