@@ -22,7 +22,6 @@ if os.environ.get("MINIDL_REQUIRE_DATA") == "1" and not FASHION_DIR.is_dir():
     raise RuntimeError(f"MINIDL_REQUIRE_DATA=1 but the Fashion-MNIST folder is not in {SHARED}")
 # Why this skips: the Fashion-MNIST files are absent on this machine (never under CI, which fails above instead).
 needs_fashion = pytest.mark.skipif(not FASHION_DIR.is_dir(), reason=f"Fashion-MNIST is not in {FASHION_DIR}")
-needs_mnist = pytest.mark.skipif(False, reason="transitional: MNIST always ships in data/mnist")
 
 
 def cifar_batch(n: int, seed: int) -> dict:

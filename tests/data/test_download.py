@@ -13,10 +13,8 @@ import pytest
 
 from minidl.data.datasets import CIFAR10, MNIST, DownloadError, FashionMNIST, download
 from minidl.data.datasets.cifar import extract
-from tests.data import FASHION_DIR, MNIST_DIR, cifar_archive, needs_fashion, needs_mnist, write_cifar
+from tests.data import FASHION_DIR, MNIST_DIR, cifar_archive, needs_fashion, write_cifar
 from tests.faults import stale_and_live_names
-
-pytestmark = needs_mnist
 
 TEST_FILES = ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
 
@@ -131,6 +129,7 @@ def test_all_mirrors_failing_is_one_error_and_leaves_nothing(server, tmp_path, m
     message = str(info.value)
     assert "could not download t10k-images-idx3-ubyte.gz" in message
     assert dead in message and "404" in message and "checksum mismatch" in message
+    assert f"put it at {tmp_path / 'mnist' / 't10k-images-idx3-ubyte.gz'}, then run again" in message
     assert list((tmp_path / "mnist").iterdir()) == []
 
 

@@ -86,4 +86,7 @@ def download(
             return dest
         failures.append(f"  {url}: {reason}")
     tried = "\n".join(failures) or "  (no mirrors given)"
-    raise DownloadError(f"could not download {dest.name} to {dest.parent}; tried:\n{tried}")
+    raise DownloadError(
+        f"could not download {dest.name} to {dest.parent}; tried:\n{tried}\n"
+        f"Fetch it by hand from one of those addresses and put it at {dest}, then run again."
+    )
