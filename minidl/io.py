@@ -31,7 +31,6 @@ PyTorch ``.pth``/``.pt`` files are pickles: read them with ``from_torch`` (``tor
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -41,7 +40,7 @@ import zipfile
 import zlib
 from collections import Counter, OrderedDict
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Mapping, NamedTuple
+from typing import Any, BinaryIO, Mapping, NamedTuple
 
 import numpy as np
 
@@ -98,7 +97,7 @@ def save(obj: Any, path: PathLike) -> None:
     fmt = _format_of(path, "save")
     tensors, structure = _plan(obj)
     writer = _write_npz if fmt == ".npz" else _write_safetensors
-    _atomic_write(Path(path), lambda f: writer(f, tensors, structure))
+    tempfiles.write_atomically(Path(path), lambda f: writer(f, tensors, structure))
 
 
 def load(path: PathLike) -> Any:
@@ -169,24 +168,6 @@ def _format_of(path: PathLike, action: str) -> str:
         f"minidl.{action}: unsupported file extension {suffix or '(none)'!r} in {os.fspath(path)!r}; supported: "
         f"{', '.join(FORMATS)} (PyTorch .pth/.pt files are read with minidl.io.from_torch)"
     )
-
-
-def _atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write`` on a new temporary file next to ``path`` (named as ``minidl.tempfiles`` names them), then
-    rename it to ``path``; on any failure (KeyboardInterrupt included) remove the temporary file and leave ``path``
-    as it was. Temporary files of ``path`` left by killed processes are removed first."""
-    tempfiles.remove_stale_for(path)
-    fd, tmp = tempfiles.create(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())  # the data reaches the disk before the rename makes it visible
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _to_tensor(array: np.ndarray, path: PathLike, name: str) -> Tensor:
@@ -403,7 +384,7 @@ def _read_npy(stream: BinaryIO, size: int) -> np.ndarray:
     if nbytes != available:
         raise ValueError(f"the header announces {nbytes} bytes of data, the entry holds {available}")
     data = np.empty(nbytes, dtype=np.uint8)
-    found = _read_into(stream, memoryview(data))
+    found = read_into(stream, memoryview(data))
     if found != nbytes:
         raise ValueError(f"the entry ended after {found} of the {nbytes} bytes of data its header announces")
     if stream.read(1):
@@ -411,9 +392,10 @@ def _read_npy(stream: BinaryIO, size: int) -> np.ndarray:
     return data.view(dtype).reshape(shape, order="F" if fortran_order else "C")
 
 
-def _read_into(stream: BinaryIO, buffer: memoryview) -> int:
+def read_into(stream: BinaryIO, buffer: memoryview) -> int:
     """Fill ``buffer`` from ``stream`` ``_CHUNK`` bytes at a time (so a decompressing stream never inflates more
-    at once); returns the bytes read, fewer than ``len(buffer)`` only at the end of the stream."""
+    at once); returns the bytes read, fewer than ``len(buffer)`` only at the end of the stream. The one bounded
+    reader of every compressed file minidl reads (``.npz`` entries here, MNIST's ``.gz`` files)."""
     done = 0
     while done < len(buffer):
         n = stream.readinto(buffer[done : done + _CHUNK])

@@ -20,9 +20,11 @@ import re
 import secrets
 import socket
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import BinaryIO, Callable, NamedTuple
 
-__all__ = ["TempName", "create", "is_stale", "parse", "remove_stale", "remove_stale_for", "temp_name"]
+__all__ = [
+    "TempName", "create", "is_stale", "parse", "remove_stale", "remove_stale_for", "temp_name", "write_atomically",
+]  # fmt: skip
 
 _NAME_KEPT = 180  # the destination name is cut to this many characters, keeping temporary names within NAME_MAX
 _LEGACY_NAME_KEPT = 200  # where older versions of minidl.save cut it
@@ -122,3 +124,21 @@ def remove_stale_for(destination: Path, suffix: str = ".tmp") -> list[Path]:
     name = destination.name
     names = {name, name[:_NAME_KEPT], name[:_LEGACY_NAME_KEPT]}
     return remove_stale(destination.parent, suffix, names.__contains__)
+
+
+def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write`` on a new temporary file next to ``path``, then rename it to ``path``, so that ``path`` is never
+    seen half-written; on any failure (KeyboardInterrupt included) remove the temporary file and leave ``path`` as
+    it was. Temporary files of ``path`` left by killed processes are removed first."""
+    remove_stale_for(path)
+    fd, tmp = create(path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())  # the data reaches the disk before the rename makes it visible
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

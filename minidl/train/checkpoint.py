@@ -181,17 +181,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 def _copy_file(source: Path, target: Path) -> None:
     """Copy ``source`` over ``target`` through a temporary file, so ``target`` is always whole."""
-    fd, tmp = tempfiles.create(target)
-    try:
-        with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-            dst.flush()
-            os.fsync(dst.fileno())  # the data reaches the disk before the rename makes it visible
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with open(source, "rb") as src:
+        tempfiles.write_atomically(target, lambda dst: shutil.copyfileobj(src, dst))
 
 
 def _is_checkpoint_name(name: str) -> bool:

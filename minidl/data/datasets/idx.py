@@ -21,6 +21,8 @@ from typing import BinaryIO, Iterator, NamedTuple
 
 import numpy as np
 
+from minidl.io import read_into
+
 _TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _CHUNK = 1 << 20  # bytes read at a time
 # Deflate expands data at most about 1032-fold: a gzip file of n bytes cannot hold more than this times n.
@@ -73,18 +75,6 @@ def _read_header(stream: BinaryIO, path: Path) -> _Header:
     return _Header(np.dtype(_TYPES[magic[2]]), struct.unpack(f">{ndim}I", sizes), 4 + 4 * ndim)
 
 
-def _read_into(stream: BinaryIO, buffer: memoryview) -> int:
-    """Fill ``buffer`` from ``stream`` ``_CHUNK`` bytes at a time; returns the bytes read (fewer than
-    ``len(buffer)`` only at the end of the stream)."""
-    done = 0
-    while done < len(buffer):
-        n = stream.readinto(buffer[done : done + _CHUNK])
-        if not n:
-            break
-        done += n
-    return done
-
-
 def _excess(stream: BinaryIO) -> int:
     """The bytes left in ``stream``, read and dropped a chunk at a time, counting up to ``_EXCESS_READ`` (a count
     above that means: at least that many)."""
@@ -114,7 +104,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         if expected > room:  # refused before allocating: a header announcing more than the file can hold
             raise _truncated(path, header, expected, str(room) if source.exact else f"at most {room}")
         array = np.empty(header.shape, dtype=header.dtype)
-        found = _read_into(source.stream, memoryview(array.reshape(-1).view(np.uint8)))
+        found = read_into(source.stream, memoryview(array.reshape(-1).view(np.uint8)))
         if found < expected:
             raise _truncated(path, header, expected, str(found))
         excess = room - expected if source.exact else _excess(source.stream)
