@@ -98,7 +98,11 @@ def test_batch_norm_updates_running_stats_like_torch(data):
         minidl.from_numpy(x).requires_grad_(requires_grad), our_mean, our_var, training=True, momentum=momentum, eps=eps
     )
     TF.batch_norm(torch.from_numpy(np.array(x)), their_mean, their_var, training=True, momentum=momentum, eps=eps)
-    assert_close(our_mean, their_mean)
+    # The update is a sum of two terms that may nearly cancel (a tiny result from terms of ~0.03): measure the
+    # error against the size of the terms, in which float32 rounding happens, not against the result.
+    batch_mean = x.astype(np.float64).mean(axis=tuple(d for d in range(x.ndim) if d != 1))
+    terms = np.abs((1 - momentum) * mean0) + np.abs(momentum * batch_mean)
+    assert np.max(np.abs(our_mean.numpy() - their_mean.numpy()) / np.maximum(terms, 1e-30)) <= 1e-5
     assert_close(our_var, their_var)
     assert np.shares_memory(our_mean.numpy(), buffers[0]) and np.shares_memory(our_var.numpy(), buffers[1])  # in place
     assert not our_mean.requires_grad and not our_var.requires_grad
