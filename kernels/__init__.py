@@ -11,10 +11,14 @@ Each kernel name has several implementations with one contract:
 - ``minidl_kernels.cython``: Cython extensions compiled by ``setup.py``;
 - ``minidl_kernels.blas``: the platform BLAS through NumPy (the GEMM ceiling);
 - ``minidl_kernels.bitmask``: ``keep_where`` on the bits of a float array (NumPy, no branches);
-- ``minidl_kernels.cuda``: numba.cuda versions (a later step).
+- ``minidl_kernels.cuda``: numba.cuda versions on device arrays (CuPy on a GPU, NumPy under Numba's CUDA
+  simulator), launched as ``minidl_kernels.cuda.runtime`` says.
 
-``IMPLEMENTATIONS`` lists, for every kernel name, where each implementation lives, so that the backend
-(and the tests) can find them without importing the compiled ones eagerly.
+``IMPLEMENTATIONS`` lists, for every kernel name, where each implementation for the CPU lives, and
+``CUDA_IMPLEMENTATIONS`` the same for CUDA devices (``cuda``: ours; ``blas``: cuBLAS through CuPy), so that each
+backend (and the tests) can find them without importing the compiled ones eagerly. ``BY_DEVICE`` maps a device
+type to its table. A kernel missing from a device's table is missing on that device: there is no silent fall-back
+to NumPy.
 
 Every implementation checks its arguments before it touches memory, with the checks of its family's reference
 module (``check_*_args``, built from ``reference.arguments``), written once: a call outside the contract raises
@@ -99,4 +103,34 @@ IMPLEMENTATIONS: dict[str, dict[str, str]] = {
         "reference": "minidl_kernels.reference:batch_norm_backward",
         "numba": "minidl_kernels.numba.norm:batch_norm_backward",
     },
+    "log_softmax": {
+        "reference": "minidl_kernels.reference:log_softmax",
+    },
+    "dropout_mask": {
+        "reference": "minidl_kernels.reference:dropout_mask",
+    },
 }
+
+_CUDA = "minidl_kernels.cuda"
+CUDA_IMPLEMENTATIONS: dict[str, dict[str, str]] = {
+    "scatter_add": {"cuda": f"{_CUDA}.scatter:scatter_add"},
+    "keep_where": {"cuda": f"{_CUDA}.elementwise:keep_where"},
+    "erf": {"cuda": f"{_CUDA}.elementwise:erf"},
+    "im2col": {"cuda": f"{_CUDA}.im2col:im2col"},
+    "col2im": {"cuda": f"{_CUDA}.im2col:col2im"},
+    "gemm": {"cuda": f"{_CUDA}.gemm:gemm", "blas": f"{_CUDA}.blas:gemm"},
+    "matmul": {"cuda": f"{_CUDA}.gemm:matmul", "blas": f"{_CUDA}.blas:matmul"},
+    "max_pool2d_forward": {"cuda": f"{_CUDA}.pool:max_pool2d_forward"},
+    "max_pool2d_backward": {"cuda": f"{_CUDA}.pool:max_pool2d_backward"},
+    "avg_pool2d_forward": {"cuda": f"{_CUDA}.pool:avg_pool2d_forward"},
+    "avg_pool2d_backward": {"cuda": f"{_CUDA}.pool:avg_pool2d_backward"},
+    "depthwise_conv2d_forward": {"cuda": f"{_CUDA}.depthwise:depthwise_conv2d_forward"},
+    "depthwise_conv2d_backward_input": {"cuda": f"{_CUDA}.depthwise:depthwise_conv2d_backward_input"},
+    "depthwise_conv2d_backward_weight": {"cuda": f"{_CUDA}.depthwise:depthwise_conv2d_backward_weight"},
+    "batch_norm_forward": {"cuda": f"{_CUDA}.norm:batch_norm_forward"},
+    "batch_norm_backward": {"cuda": f"{_CUDA}.norm:batch_norm_backward"},
+    "log_softmax": {"cuda": f"{_CUDA}.softmax:log_softmax"},
+    "dropout_mask": {"cuda": f"{_CUDA}.random:dropout_mask"},
+}
+
+BY_DEVICE: dict[str, dict[str, dict[str, str]]] = {"cpu": IMPLEMENTATIONS, "cuda": CUDA_IMPLEMENTATIONS}

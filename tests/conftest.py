@@ -1,11 +1,18 @@
-"""Test-wide settings: Hypothesis profiles and a fixed seed for every test."""
+"""Test-wide settings: the CUDA device the tests use, Hypothesis profiles, and a fixed seed for every test."""
 
 import os
 
-import pytest
-from hypothesis import HealthCheck, settings
+# The cuda tests run on Numba's CUDA simulator (NumPy arrays, one Python thread per CUDA thread, tiny sizes), which
+# must be chosen before Numba is imported; MINIDL_CUDA_TESTS=gpu runs them on the real GPU instead, at full size
+# (benchmarks/gpu_check.sh does).
+CUDA_ON_GPU = os.environ.get("MINIDL_CUDA_TESTS") == "gpu"
+if not CUDA_ON_GPU:
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
 
-import minidl
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+import minidl  # noqa: E402
 
 # "default": what CI runs; "thorough": HYPOTHESIS_PROFILE=thorough pytest, for a deeper search before a release.
 settings.register_profile(

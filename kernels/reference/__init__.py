@@ -15,12 +15,14 @@ from minidl_kernels.reference.pool import (
     max_pool2d_backward,
     max_pool2d_forward,
 )
+from minidl_kernels.reference.random import dropout_mask
 from minidl_kernels.reference.scatter import check_scatter_args, scatter_add, scatter_index_error
+from minidl_kernels.reference.softmax import log_softmax
 from minidl_kernels.reference.special import erf
 
 __all__ = [
     "avg_pool2d_backward", "avg_pool2d_forward", "batch_norm_backward", "batch_norm_forward", "check_scatter_args",
     "col2im", "conv_output_size", "depthwise_conv2d_backward_input", "depthwise_conv2d_backward_weight",
-    "depthwise_conv2d_forward", "erf", "gemm", "im2col", "keep_where", "matmul", "max_pool2d_backward",
-    "max_pool2d_forward", "scatter_add", "scatter_index_error",
+    "depthwise_conv2d_forward", "dropout_mask", "erf", "gemm", "im2col", "keep_where", "log_softmax", "matmul",
+    "max_pool2d_backward", "max_pool2d_forward", "scatter_add", "scatter_index_error",
 ]  # fmt: skip

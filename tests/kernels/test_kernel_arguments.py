@@ -15,15 +15,15 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from minidl_kernels import IMPLEMENTATIONS
+from minidl_kernels import BY_DEVICE, IMPLEMENTATIONS
 
 from minidl.backend import get_backend
 
 Args = Callable[[], tuple]
 
 
-def _load(name: str, impl: str) -> Callable:
-    module, attr = IMPLEMENTATIONS[name][impl].split(":")
+def _load(name: str, impl: str, device: str = "cpu") -> Callable:
+    module, attr = BY_DEVICE[device][name][impl].split(":")
     return getattr(importlib.import_module(module), attr)
 
 
@@ -66,6 +66,8 @@ GOOD: dict[str, list[Args]] = {
     "scatter_add": [lambda: (np.zeros(4), _ints(0, 2, 2, 3), _normal(4))],
     "keep_where": [lambda: (_normal(2, 3), _normal(2, 3) > 0), lambda: (_normal(5, dtype=np.float32), _normal(5) > 0)],
     "erf": [lambda: (_normal(2, 3),), lambda: (_normal(4, dtype=np.float32),)],
+    "log_softmax": [lambda: (_normal(3, 5),), lambda: (_normal(2, 1, dtype=np.float32) * 100,)],
+    "dropout_mask": [lambda: ((2, 3, 5), 0.3, 7, 11, np.float32), lambda: ((40,), 0.0, 0, 2**63, np.float64)],
     "im2col": [lambda: (_normal(*X), *CONV), lambda: (_normal(1, 2, 5, 4), (2, 3), (2, 1), (0, 1, 2, 0), (2, 1))],
     "col2im": [lambda: (_cols(), X, *CONV)],
     "gemm": [
@@ -314,6 +316,20 @@ BAD: dict[str, dict[str, tuple[type, Args]]] = {
         "float16 x": (TypeError, lambda: (np.ones(3, np.float16),)),
         "list x": (TypeError, lambda: ([0.5, 1.0],)),
     },
+    "log_softmax": {
+        "1-D x": (ValueError, lambda: (_normal(3),)),
+        "no classes": (ValueError, lambda: (np.zeros((2, 0)),)),
+        "int x": (TypeError, lambda: (np.ones((2, 3), np.int64),)),
+        "list x": (TypeError, lambda: ([[0.5, 1.0]],)),
+    },
+    "dropout_mask": {
+        "p of 1": (ValueError, lambda: ((3,), 1.0, 0, 0, np.float32)),
+        "negative p": (ValueError, lambda: ((3,), -0.1, 0, 0, np.float32)),
+        "negative seed": (ValueError, lambda: ((3,), 0.5, -1, 0, np.float32)),
+        "offset past 2**64": (ValueError, lambda: ((3,), 0.5, 0, 2**64, np.float32)),
+        "negative size": (ValueError, lambda: ((3, -1), 0.5, 0, 0, np.float32)),
+        "int dtype": (TypeError, lambda: ((3,), 0.5, 0, 0, np.int64)),
+    },
     "im2col": {
         **_conv_geometry(lambda k, s, p, d: lambda: (_normal(*X), k, s, p, d)),
         "3-D x": (ValueError, lambda: (_normal(3, 6, 7), *CONV)),
@@ -389,21 +405,28 @@ BAD: dict[str, dict[str, tuple[type, Args]]] = {
     },
 }
 
-IMPLS = [(name, impl) for name, impls in IMPLEMENTATIONS.items() for impl in impls]
+# (device, kernel, implementation) for every implementation of every device; the cuda ones run on the NumPy arrays
+# of the cases under Numba's CUDA simulator (tests/conftest.py), on the GPU when one is used.
+IMPLS = [(device, name, impl) for device, table in BY_DEVICE.items() for name, impls in table.items() for impl in impls]
 
 
 def test_every_kernel_has_cases():
     assert set(GOOD) == set(IMPLEMENTATIONS) == set(BAD)
+    assert set(BY_DEVICE["cuda"]) <= set(IMPLEMENTATIONS)  # every cuda kernel has the CPU's reference contract
 
 
 @pytest.mark.parametrize(
-    ("name", "impl", "case"),
-    [pytest.param(name, impl, case, id=f"{name}-{impl}-{case}") for name, impl in IMPLS for case in BAD.get(name, {})],
+    ("device", "name", "impl", "case"),
+    [
+        pytest.param(device, name, impl, case, id=f"{device}-{name}-{impl}-{case}")
+        for device, name, impl in IMPLS
+        for case in BAD.get(name, {})
+    ],
 )
-def test_bad_arguments_are_refused(name, impl, case):
+def test_bad_arguments_are_refused(device, name, impl, case):
     error, args = BAD[name][case]
     with pytest.raises(error, match=f"^{name}: "):
-        _load(name, impl)(*args())
+        _load(name, impl, device)(*_on(device, args()))
 
 
 def _same(got: Any, expected: Any) -> None:
@@ -417,23 +440,40 @@ def _same(got: Any, expected: Any) -> None:
     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
 
 
+def _on(device: str, args: tuple) -> tuple:
+    """The case's arguments on ``device``: NumPy arrays become device arrays (CuPy on a GPU; under the simulator
+    they stay NumPy); everything else is passed as it is."""
+    if device == "cpu":
+        return args
+    from minidl_kernels.cuda import runtime
+
+    xp = runtime.array_module()
+    return tuple(xp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
+
+
+def _host(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_host(v) for v in value)
+    return value.get() if hasattr(value, "get") and not isinstance(value, np.ndarray) else value
+
+
 @pytest.mark.parametrize(
-    ("name", "impl", "call"),
+    ("device", "name", "impl", "call"),
     [
-        pytest.param(name, impl, i, id=f"{name}-{impl}-{i}")
-        for name, impl in IMPLS
+        pytest.param(device, name, impl, i, id=f"{device}-{name}-{impl}-{i}")
+        for device, name, impl in IMPLS
         for i in range(len(GOOD.get(name, [])))
     ],
 )
-def test_good_arguments_match_the_reference(name, impl, call):
+def test_good_arguments_match_the_reference(device, name, impl, call):
     args = GOOD[name][call]
     if name == "scatter_add":  # in place: compare what each leaves in out
-        expected_args, got_args = args(), args()
+        expected_args, got_args = args(), _on(device, args())
         _load(name, "reference")(*expected_args)
-        assert _load(name, impl)(*got_args) is None
-        _same(got_args[0], expected_args[0])
+        assert _load(name, impl, device)(*got_args) is None
+        _same(_host(got_args[0]), expected_args[0])
         return
-    _same(_load(name, impl)(*args()), _load(name, "reference")(*args()))
+    _same(_host(_load(name, impl, device)(*_on(device, args()))), _load(name, "reference")(*args()))
 
 
 def test_the_avg_pool2d_backward_reproducer_raises():
