@@ -108,6 +108,17 @@ class TanhOp(Function):
         return (g * (1 - self.out * self.out),)
 
 
+def _log_softmax(fn: Function, x, axis: int):
+    """log-softmax of ``x`` along ``axis`` through the device's fused row kernel (the axis moved last)."""
+    xp = fn.xp
+    if x.ndim == 0:  # one class: log-softmax 0 (or nan for a nan/inf logit)
+        return xp.reshape(fn.backend.kernels.log_softmax(xp.reshape(x, (1, 1))), ())
+    moved = xp.moveaxis(x, axis, -1)
+    rows = xp.reshape(xp.ascontiguousarray(moved), (-1, moved.shape[-1]))
+    out = xp.reshape(fn.backend.kernels.log_softmax(rows), moved.shape)
+    return xp.moveaxis(out, -1, axis)
+
+
 class SoftmaxOp(Function):
     save_inputs = False
     save_output = True
@@ -115,6 +126,8 @@ class SoftmaxOp(Function):
     def forward(self, x, axis):
         xp = self.xp
         self.axis = axis
+        # e / sum(e) rather than exp(log_softmax): exp would turn the rounding of a large |log p| into a relative
+        # error of p several times float32's.
         e = xp.exp(x - xp.amax(x, axis=axis, keepdims=True))
         self.out = e / xp.sum(e, axis=axis, keepdims=True)
         return self.out
@@ -129,10 +142,8 @@ class LogSoftmaxOp(Function):
     save_output = True
 
     def forward(self, x, axis):
-        xp = self.xp
         self.axis = axis
-        shifted = x - xp.amax(x, axis=axis, keepdims=True)
-        self.out = shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+        self.out = _log_softmax(self, x, axis)
         return self.out
 
     def backward(self, g):

@@ -1,12 +1,6 @@
-"""2-D convolution (cross-correlation, as in PyTorch), with three algorithms picked from the arguments:
-
-- **depthwise** (groups == in_channels, one input channel per filter): direct loops, no im2col;
-- **pointwise** (1×1 kernel, no padding, groups == 1): one matrix product per image, no im2col at all;
-- **im2col + GEMM** for everything else: the patches of a chunk of images become columns and every group's
-  filters multiply them in one batched matrix product. Chunks keep the column buffer near ``COLUMN_BUDGET``
-  bytes (small enough to stay in cache between im2col and the GEMM, which measured fastest), and backward
-  rebuilds the columns instead of keeping them, so memory stays near PyTorch's.
-"""
+"""2-D convolution (cross-correlation, as in PyTorch): the op checks its arguments and records the graph; the
+algorithm (depthwise kernels, one GEMM for 1×1, chunked im2col + GEMM) and its chunking belong to the device, in
+``x.backend.conv2d_forward`` / ``conv2d_backward`` (see ``minidl.backend.convolution``)."""
 
 from __future__ import annotations
 
@@ -18,107 +12,20 @@ from minidl.ops.window import check_window_fits, conv_padding, image_batch, pair
 from minidl.tensor import Tensor
 from minidl.text import plural
 
-COLUMN_BUDGET = 2 * 2**20  # bytes of im2col columns per chunk: about one ResNet image, so the columns stay in cache
-
-
-def _chunk(n: int, per_image_bytes: int) -> int:
-    return max(1, min(n, COLUMN_BUDGET // max(per_image_bytes, 1)))
-
 
 class Conv2dOp(Function):
-    def forward(self, x, w, *bias, stride, padding, dilation, groups, algorithm):
+    def forward(self, x, w, *bias, stride, padding, dilation, groups):
         self.x, self.w, self.has_bias = x, w, bool(bias)
-        self.stride, self.padding, self.dilation, self.groups, self.algorithm = (
-            stride, padding, dilation, groups, algorithm,
-        )  # fmt: skip
-        kernels = self.backend.kernels
-        n, _, h, width = x.shape
-        cout, cg, kh, kw = w.shape
-        if algorithm == "depthwise":
-            out = kernels.depthwise_conv2d_forward(x, w, stride, padding, dilation)
-        elif algorithm == "pointwise":
-            x3 = self._pointwise_input(x)
-            out = kernels.matmul(w.reshape(cout, cg), x3)
-            out = out.reshape(n, cout, *self._out_hw)
-        else:
-            ho, wo = self._out_hw = _out_size((h, width), (kh, kw), stride, padding, dilation)
-            k, length = cg * kh * kw, ho * wo
-            w3 = w.reshape(groups, cout // groups, k)
-            out = self.xp.empty((n, groups, cout // groups, length), dtype=x.dtype)
-            step = _chunk(n, groups * k * length * x.itemsize)
-            for start in range(0, n, step):
-                stop = min(n, start + step)
-                cols = kernels.im2col(x[start:stop], (kh, kw), stride, padding, dilation)
-                out[start:stop] = kernels.matmul(w3, cols.reshape(stop - start, groups, k, length))
-            out = out.reshape(n, cout, ho, wo)
+        out, self.plan = self.backend.conv2d_forward(x, w, stride, padding, dilation, groups)
         if bias:
-            out += bias[0].reshape(1, cout, 1, 1)
+            out += self.xp.reshape(bias[0], (1, -1, 1, 1))
         return out
 
-    def _pointwise_input(self, x):
-        sh, sw = self.stride
-        if (sh, sw) != (1, 1):
-            x = x[:, :, ::sh, ::sw]
-        self._out_hw = x.shape[2:]
-        return self.xp.reshape(x, (x.shape[0], x.shape[1], -1))
-
     def backward(self, g):
-        xp, kernels = self.xp, self.backend.kernels
-        x, w = self.x, self.w
         need_x, need_w = self.needs_input_grad[:2]
-        gb = xp.sum(g, axis=(0, 2, 3)) if self.has_bias and self.needs_input_grad[2] else None
-        n, c = x.shape[:2]
-        cout, cg = w.shape[:2]
-        gx = gw = None
-        if self.algorithm == "depthwise":
-            if need_x:
-                gx = kernels.depthwise_conv2d_backward_input(g, w, x.shape, self.stride, self.padding, self.dilation)
-            if need_w:
-                gw = kernels.depthwise_conv2d_backward_weight(g, x, w.shape, self.stride, self.padding, self.dilation)
-        elif self.algorithm == "pointwise":
-            g3 = xp.reshape(g, (n, cout, -1))
-            if need_x:
-                gx3 = kernels.matmul(w.reshape(cout, cg).T, g3)
-                sh, sw = self.stride
-                if (sh, sw) == (1, 1):
-                    gx = gx3.reshape(x.shape)
-                else:
-                    gx = xp.zeros(x.shape, dtype=g.dtype)
-                    gx[:, :, ::sh, ::sw] = gx3.reshape(n, c, *self._out_hw)
-            if need_w:
-                x3 = self._pointwise_input(x)
-                gw = xp.sum(kernels.matmul(g3, xp.swapaxes(x3, 1, 2)), axis=0).reshape(w.shape)
-        else:
-            gx, gw = self._im2col_backward(g, need_x, need_w)
+        gb = self.xp.sum(g, axis=(0, 2, 3)) if self.has_bias and self.needs_input_grad[2] else None
+        gx, gw = self.backend.conv2d_backward(g, self.x, self.w, self.plan, need_x, need_w)
         return (gx, gw, gb) if self.has_bias else (gx, gw)
-
-    def _im2col_backward(self, g, need_x, need_w):
-        xp, kernels, x, w, groups = self.xp, self.backend.kernels, self.x, self.w, self.groups
-        n = x.shape[0]
-        cout, cg, kh, kw = w.shape
-        ho, wo = self._out_hw
-        k, length = cg * kh * kw, ho * wo
-        args = ((kh, kw), self.stride, self.padding, self.dilation)
-        g4 = xp.reshape(g, (n, groups, cout // groups, length))
-        w_t = xp.swapaxes(w.reshape(groups, cout // groups, k), 1, 2)  # (G, K, Cout/G)
-        gx = xp.empty(x.shape, dtype=g.dtype) if need_x else None
-        gw = xp.zeros((groups, cout // groups, k), dtype=g.dtype) if need_w else None
-        step = _chunk(n, groups * k * length * x.itemsize)
-        for start in range(0, n, step):
-            stop = min(n, start + step)
-            g_chunk = g4[start:stop]
-            if need_w:
-                cols = kernels.im2col(x[start:stop], *args).reshape(stop - start, groups, k, length)
-                gw += xp.sum(kernels.matmul(g_chunk, xp.swapaxes(cols, -1, -2)), axis=0)
-            if need_x:
-                gcols = kernels.matmul(w_t, g_chunk).reshape(stop - start, groups * k, length)
-                gx[start:stop] = kernels.col2im(gcols, (stop - start, *x.shape[1:]), *args)
-        return gx, (gw.reshape(w.shape) if need_w else None)
-
-
-def _out_size(hw, kernel, stride, padding, dilation) -> tuple[int, int]:
-    (h, w), (kh, kw), (sh, sw), (pt, pb, pl, pr), (dh, dw) = hw, kernel, stride, padding, dilation
-    return (h + pt + pb - dh * (kh - 1) - 1) // sh + 1, (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
 
 
 def _channel_mismatch(op: str, weight_shape: tuple, groups: int, input_shape: tuple) -> ValueError:
@@ -185,11 +92,5 @@ def conv2d(
     stride, dilation = pair(stride, "stride", op), pair(dilation, "dilation", op)
     pads = conv_padding(padding, (kh, kw), stride, dilation, op)
     check_window_fits((h, w), (kh, kw), dilation, pads, op)
-    if groups == c and cg == 1 and groups > 1:
-        algorithm = "depthwise"
-    elif (kh, kw) == (1, 1) and pads == (0, 0, 0, 0) and groups == 1:
-        algorithm = "pointwise"
-    else:
-        algorithm = "im2col"
-    out = Conv2dOp.apply(*tensors, stride=stride, padding=pads, dilation=dilation, groups=groups, algorithm=algorithm)
+    out = Conv2dOp.apply(*tensors, stride=stride, padding=pads, dilation=dilation, groups=groups)
     return out.squeeze(0) if unbatched else out

@@ -85,7 +85,7 @@ class PowOp(Function):
         xp, a, b = self.xp, self.a, self.b
         ga = gb = None
         # The masked entries may hold inf or nan (0^-1, log 0, log of a negative): silence NumPy about them.
-        with xp.errstate(divide="ignore", invalid="ignore"):
+        with self.backend.errstate(divide="ignore", invalid="ignore"):
             if self.needs_input_grad[0]:
                 # d/da a^b = b a^(b-1), taken as 0 where b == 0 (so 0^0 has gradient 0, as in PyTorch).
                 ga = xp.where(b == 0, 0.0, g * b * xp.power(a, b - 1)).astype(g.dtype, copy=False)

@@ -83,13 +83,13 @@ class VarOp(Function):
         self.mean = xp.mean(x, axis=axes, keepdims=True)
         self.denominator = _count(x.shape, axes) - correction
         centered = xp.subtract(x, self.mean)
-        with xp.errstate(divide="ignore", invalid="ignore"):
+        with self.backend.errstate(divide="ignore", invalid="ignore"):
             return xp.true_divide(xp.sum(centered * centered, axis=axes, keepdims=keepdim), self.denominator)
 
     def backward(self, g):
         xp = self.xp
         g = xp.reshape(g, _kept_shape(self.x.shape, self.axes))
-        with xp.errstate(divide="ignore", invalid="ignore"):
+        with self.backend.errstate(divide="ignore", invalid="ignore"):
             scale = xp.true_divide(xp.multiply(g, 2.0), self.denominator)
         return (xp.multiply(xp.subtract(self.x, self.mean), scale),)
 
@@ -107,7 +107,7 @@ class StdOp(VarOp):
         xp = self.xp
         kept = _kept_shape(self.x.shape, self.axes)
         g, out = xp.reshape(g, kept), xp.reshape(self.out, kept)
-        with xp.errstate(divide="ignore", invalid="ignore"):
+        with self.backend.errstate(divide="ignore", invalid="ignore"):
             g_var = xp.where(out == 0, 0, xp.true_divide(g, xp.multiply(out, 2)))
         return super().backward(g_var)
 
@@ -120,7 +120,7 @@ class LogSumExpOp(Function):
         self.x, self.axes = x, axes
         shift = xp.amax(x, axis=axes, keepdims=True) if x.size else xp.zeros(_kept_shape(x.shape, axes), x.dtype)
         shift = xp.where(xp.isfinite(shift), shift, 0)  # all -inf (or inf) along a row: no shift
-        with xp.errstate(divide="ignore", invalid="ignore"):
+        with self.backend.errstate(divide="ignore", invalid="ignore"):
             self.kept = xp.add(xp.log(xp.sum(xp.exp(xp.subtract(x, shift)), axis=axes, keepdims=True)), shift)
         return self.kept if keepdim else xp.reshape(self.kept, _reduced_shape(x.shape, axes))
 

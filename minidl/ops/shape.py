@@ -36,15 +36,18 @@ class ReshapeOp(Function):
     save_inputs = False
     is_view = True
 
-    def forward(self, x, shape, copy):
+    def forward(self, x, shape, view_only):
         self.shape = x.shape
-        return self.xp.reshape(x, shape, copy=copy)
+        out = self.xp.reshape(x, shape)
+        if view_only and out.size and not self.xp.may_share_memory(out, x):
+            raise ValueError("the reshape needed a copy")
+        return out
 
     def backward(self, g):
         return (self.xp.reshape(g, self.shape),)
 
 
-def _reshape(x: Tensor, shape: tuple, op: str, copy: bool | None) -> Tensor:
+def _reshape(x: Tensor, shape: tuple, op: str, view_only: bool) -> Tensor:
     expect_tensor(x, op)
     shape = _shape_args(shape, op)
     if shape == x.data.shape:
@@ -62,7 +65,7 @@ def _reshape(x: Tensor, shape: tuple, op: str, copy: bool | None) -> Tensor:
             f"{op}: cannot reshape a tensor of shape {tuple(x.shape)} ({plural(size, 'element')}) into {shape}"
         )
     try:
-        return ReshapeOp.apply(x, shape=shape, copy=copy)
+        return ReshapeOp.apply(x, shape=shape, view_only=view_only)
     except ValueError:
         raise RuntimeError(
             f"view: the shape {shape} is not compatible with the memory layout of this tensor of shape "
@@ -72,12 +75,12 @@ def _reshape(x: Tensor, shape: tuple, op: str, copy: bool | None) -> Tensor:
 
 def reshape(x: Tensor, *shape: Any) -> Tensor:
     """``x`` with a new shape of the same number of elements (one size may be -1); a view when possible."""
-    return _reshape(x, shape, "reshape", None)
+    return _reshape(x, shape, "reshape", False)
 
 
 def view(x: Tensor, *shape: Any) -> Tensor:
     """Like ``reshape`` but always a view: refused when the memory layout would force a copy."""
-    return _reshape(x, shape, "view", False)
+    return _reshape(x, shape, "view", True)
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -197,19 +200,27 @@ def expand(x: Tensor, *sizes: Any) -> Tensor:
 
 
 def index_key(key: Any, like: Tensor) -> Any:
-    """An indexing key for the raw arrays: tensors inside it become their arrays (integer or bool only)."""
+    """An indexing key for ``like``'s raw array: tensors inside it become their arrays, lists and NumPy arrays
+    arrays of ``like``'s device (integer or bool only)."""
     parts = key if isinstance(key, tuple) else (key,)
+    backend = like._backend
     out = []
     for k in parts:
         if isinstance(k, Tensor):
-            if k._backend is not like._backend:
+            if k._backend is not backend:
                 raise RuntimeError(
-                    f"indexing: the index is on {k._backend.name} but the tensor is on {like._backend.name}"
+                    f"indexing: the index is on {k._backend.name} but the tensor is on {backend.name}; move the "
+                    f"index with .to({backend.name!r})"
                 )
             k = k.data
-        elif isinstance(k, list):
-            k = np.asarray([i.item() if isinstance(i, Tensor) else i for i in k])
-        if isinstance(k, np.ndarray) and k.dtype.kind not in "iub":
+        elif isinstance(k, (list, np.ndarray)):
+            host = np.asarray([i.item() if isinstance(i, Tensor) else i for i in k]) if isinstance(k, list) else k
+            if host.size == 0:
+                host = host.astype(np.int64)  # [] selects nothing, as in NumPy
+            if host.dtype.kind not in "iub":
+                raise IndexError(f"tensors used as indices must be integer or bool, got {host.dtype.name}")
+            k = backend.from_numpy(host)
+        if isinstance(k, backend.array_type) and k.dtype.kind not in "iub":
             raise IndexError(f"tensors used as indices must be integer or bool, got {k.dtype.name}")
         out.append(k)
     return tuple(out)
@@ -225,7 +236,8 @@ class GetItemOp(Function):
 
     def backward(self, g):
         xp, shape, key = self.xp, self.shape, self.key
-        repeats_possible = builtins.any(isinstance(k, np.ndarray) and k.dtype.kind in "iu" and k.size > 1 for k in key)
+        array = self.backend.array_type
+        repeats_possible = builtins.any(isinstance(k, array) and k.dtype.kind in "iu" and k.size > 1 for k in key)
         if not repeats_possible:
             gx = xp.zeros(shape, dtype=g.dtype)
             gx[key] = g

@@ -96,14 +96,14 @@ def test_conv2d_errors_name_expected_and_given():
 
 
 def test_conv2d_memory_chunks_agree_with_one_pass(monkeypatch):
-    from minidl.ops import conv
+    from minidl.backend import get_backend
 
     x = minidl.randn(5, 2, 6, 6, dtype=minidl.float64, requires_grad=True)
     w = minidl.randn(3, 2, 3, 3, dtype=minidl.float64, requires_grad=True)
     out = F.conv2d(x, w, padding=1)
     out.backward(minidl.ones_like(out))
     whole = (out.detach().numpy(), x.grad.numpy(), w.grad.numpy())
-    monkeypatch.setattr(conv, "COLUMN_BUDGET", 1)  # one image per chunk
+    monkeypatch.setattr(get_backend("cpu").convolution, "column_budget", 1)  # one image per chunk
     x.grad = w.grad = None
     out = F.conv2d(x, w, padding=1)
     out.backward(minidl.ones_like(out))
