@@ -24,6 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the examples' shared _threads.py and _data.py
 from _data import add_data_flags, load_splits
+from _device import add_device_flag, chosen_device
 from _threads import DEFAULT_THREADS, limit_numba_threads, pin_threads, threads_flag
 
 if __name__ == "__main__":  # before NumPy and Numba start their thread pools
@@ -105,6 +106,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--out", type=Path, default=Path("runs/classic_cnns.md"), help="the Markdown table the row is appended to "
         "(created with its header when missing; default runs/classic_cnns.md)")  # fmt: skip
     add("--no-progress", action="store_true", help="no progress bar during the epochs")
+    add_device_flag(parser)
     args = parser.parse_args(argv)
     for name in ("epochs", "batch_size", "train_subset", "test_subset", "threads"):
         value = getattr(args, name)
@@ -180,7 +182,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     full_train, full_test = load_splits(datasets.FashionMNIST, args.data_dir, args.download)
     minidl.manual_seed(args.seed)
+    device = chosen_device(args.device)
     model, side = build_model(args.model)
+    model.to(device)
     print(f"{args.model}: {ADAPTATIONS[family(args.model)]}")
     summary = model.summary((1, side, side))
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the examples' shared _threads.py and _data.py
 from _data import add_data_flags, load_splits
+from _device import add_device_flag, chosen_device
 from _threads import DEFAULT_THREADS, limit_numba_threads, pin_threads
 
 
@@ -40,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"threads of every thread pool: BLAS, Numba (default {DEFAULT_THREADS})",
     )
     parser.add_argument("--out", type=Path, default=Path("runs/lenet_mnist"), help="checkpoints and curves folder")
-    parser.add_argument("--device", default="cpu", help="device to train on (default cpu)")
+    add_device_flag(parser)
     parser.add_argument("--no-augment", action="store_true", help="train on the images as they are")
     parser.add_argument("--resume", action="store_true", help="go on from the last checkpoint in --out")
     parser.add_argument("--train-subset", type=int, default=None, help="train on the first N images (quick runs)")
@@ -63,11 +64,7 @@ def main(argv: list[str] | None = None) -> float:
     from minidl.text import plural
     from minidl.train import fit
 
-    device = minidl.Device(args.device)
-    try:
-        minidl.backend.get_backend(device)
-    except RuntimeError as err:
-        sys.exit(f"--device {args.device}: {err}")
+    device = chosen_device(args.device)
     minidl.manual_seed(args.seed)
     train_set, test_set = load_splits(datasets.MNIST, args.data_dir, args.download)
     if args.train_subset is not None:

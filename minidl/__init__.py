@@ -14,7 +14,7 @@ Layers of the package, top to bottom: ``minidl.models`` (the classic CNNs), ``mi
 (one object per device) -> ``minidl_kernels`` (compiled kernels on raw arrays).
 """
 
-from minidl import backend, data, io, models, nn, optim, train
+from minidl import backend, cuda, data, io, models, nn, optim, train
 from minidl.autograd import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from minidl.backend import Device
 from minidl.backend import Device as device
@@ -122,6 +122,7 @@ __all__ = [
     "clip",
     "clone",
     "cos",
+    "cuda",
     "data",
     "device",
     "div",

@@ -100,15 +100,19 @@ def save(obj: Any, path: PathLike) -> None:
     tempfiles.write_atomically(Path(path), lambda f: writer(f, tensors, structure))
 
 
-def load(path: PathLike) -> Any:
+def load(path: PathLike, map_location: Any = None) -> Any:
     """Read a file written by ``save`` (or any ``.npz`` of plain arrays or ``.safetensors`` file).
 
     Returns an ``OrderedDict`` of Tensors in file order for a flat state dict, else the saved structure with its
-    arrays as Tensors. A missing file is a FileNotFoundError; a corrupt or truncated one a ValueError saying what
-    is wrong."""
+    arrays as Tensors. Files hold host arrays (``save`` copies tensors of any device to the host), so tensors load
+    on the CPU, or on ``map_location`` ("cuda", a ``minidl.device``) when given. A missing file is a
+    FileNotFoundError; a corrupt or truncated one a ValueError saying what is wrong."""
     fmt = _format_of(path, "load")
+    target = None if map_location is None else get_backend(map_location)
     arrays, structure = (_read_npz if fmt == ".npz" else _read_safetensors)(path)
     tensors = OrderedDict((name, _to_tensor(array, path, name)) for name, array in arrays.items())
+    if target is not None and target is not get_backend("cpu"):
+        tensors = OrderedDict((name, Tensor._make(target.from_numpy(t.data), target)) for name, t in tensors.items())
     if structure is None:
         return tensors
     return _Decoder(tensors, path).decode_document(structure)

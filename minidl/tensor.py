@@ -126,8 +126,9 @@ class Tensor:
 
     # ---------------------------------------------------------------------------------------- conversions
     def numpy(self) -> np.ndarray:
-        """The data as a NumPy array (sharing memory on the CPU). Refused while the tensor requires grad, since
-        writing into the array would silently corrupt the graph: call ``detach().numpy()``."""
+        """The data as a NumPy array: sharing memory on the CPU, a host copy from any other device (as
+        ``.cpu().numpy()`` in PyTorch). Refused while the tensor requires grad, since writing into the array would
+        silently corrupt the graph: call ``detach().numpy()``."""
         if self._requires_grad:
             raise RuntimeError("numpy() on a tensor that requires grad: call tensor.detach().numpy() instead")
         return self._backend.to_numpy(self.data)
@@ -191,8 +192,12 @@ class Tensor:
         return out
 
     def cpu(self) -> Tensor:
-        """This tensor on the CPU."""
+        """This tensor on the CPU (a copy when it is elsewhere); differentiable."""
         return self.to("cpu")
+
+    def cuda(self) -> Tensor:
+        """This tensor on the GPU, device "cuda" (a copy when it is elsewhere); differentiable."""
+        return self.to("cuda")
 
     def float(self) -> Tensor:
         """Cast to float32."""
@@ -332,10 +337,15 @@ class Tensor:
 
     def _value_array(self, value: Any, op: str) -> Any:
         """``value`` ready to be written into this tensor: a tensor's raw array (same device only) or as given."""
+        if isinstance(value, np.ndarray) and not isinstance(value, self._backend.array_type):
+            return self._backend.from_numpy(value)
         if not isinstance(value, Tensor):
             return value
         if value._backend is not self._backend:
-            raise RuntimeError(f"{op}: the tensor is on {self._backend.name} but the value is on {value._backend.name}")
+            raise RuntimeError(
+                f"{op}: the tensor is on {self.device} but the value is on {value.device}; move the value with "
+                f".to({str(self.device)!r})"
+            )
         return value.data
 
     def _inplace(self, op: str, ufunc: Any, value: Any) -> Tensor:
@@ -373,7 +383,7 @@ class Tensor:
 
     def fill_(self, value: Any) -> Tensor:
         """Set every element to ``value``, in place."""
-        return self._inplace("fill_", lambda a, b, out: self._backend.xp.copyto(out, b), value)
+        return self._inplace("fill_", _fill, value)
 
     def zero_(self) -> Tensor:
         """Set every element to 0, in place."""
@@ -642,7 +652,7 @@ class Tensor:
         )
         extras = []
         if self._backend.name != "cpu":
-            extras.append(f"device='{self._backend.name}'")
+            extras.append(f"device='{self.device}'")
         if data.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
             extras.append(f"dtype={data.dtype.name}")
         if self._node is not None:
@@ -650,6 +660,11 @@ class Tensor:
         elif self._requires_grad:
             extras.append("requires_grad=True")
         return prefix + body + "".join(", " + e for e in extras) + ")"
+
+
+def _fill(a: Any, value: Any, out: Any) -> None:
+    """out[...] = value, whatever the dtypes (fill_(0) on a bool tensor is False everywhere)."""
+    out[...] = value
 
 
 def _is_dtype_name(name: str) -> bool:

@@ -1,9 +1,11 @@
 """Backends: one object per device holding the array namespace and the table of kernels.
 
 Ops never branch on the device: they ask their input's backend (``x.backend``) for ``xp`` (the array namespace
-for simple element-wise and shape work: NumPy on the CPU) and for named kernels (``x.backend.kernels.erf``).
-Adding a device is adding a backend (``register_backend``); adding a kernel variant is registering it in
-``minidl_kernels.IMPLEMENTATIONS``.
+for simple element-wise and shape work: NumPy on the CPU, CuPy on a GPU), for named kernels
+(``x.backend.kernels.erf``) and for what the device decides itself (``conv2d_forward``...): the ``Backend``
+protocol of ``minidl.backend.protocol``. Adding a device is adding a backend (``register_backend``); adding a kernel
+variant is registering it in its device's table of ``minidl_kernels`` (``IMPLEMENTATIONS``,
+``CUDA_IMPLEMENTATIONS``). The cuda backend is made on first use, where a GPU (or Numba's simulator) is at hand.
 """
 
 from __future__ import annotations
@@ -16,32 +18,47 @@ from minidl.backend.kernel_table import KernelTable
 
 
 class Device:
-    """A device name as a value: ``minidl.device("cpu")``; compares equal to its name."""
+    """A device as a value: ``minidl.device("cpu")``, ``minidl.device("cuda")``, ``minidl.device("cuda:0")`` or
+    ``minidl.device("cuda", 0)``. Compares equal to its name; a device without an index equals any index of its
+    type ("cuda" == "cuda:0")."""
 
-    __slots__ = ("type",)
+    __slots__ = ("index", "type")
 
-    def __init__(self, type: str):
-        self.type = type
+    def __init__(self, type: str, index: int | None = None):
+        kind, colon, number = str(type).partition(":")
+        if colon:
+            if index is not None or not number.isdigit():
+                raise ValueError(f"device: expected 'type' or 'type:index' (e.g. 'cuda:0'), got {type!r}")
+            index = int(number)
+        if index is not None and (isinstance(index, bool) or not isinstance(index, int) or index < 0):
+            raise ValueError(f"device: the index must be a non-negative integer, got {index!r}")
+        self.type = kind
+        self.index = index
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, Device):
-            return self.type == other.type
         if isinstance(other, str):
-            return self.type == other
-        return NotImplemented
+            try:
+                other = Device(other)
+            except ValueError:
+                return False
+        if not isinstance(other, Device):
+            return NotImplemented
+        return self.type == other.type and (self.index is None or other.index is None or self.index == other.index)
 
     def __hash__(self) -> int:
         return hash(self.type)
 
     def __repr__(self) -> str:
-        return f"device(type='{self.type}')"
+        return (
+            f"device(type='{self.type}')" if self.index is None else f"device(type='{self.type}', index={self.index})"
+        )
 
     def __str__(self) -> str:
-        return self.type
+        return self.type if self.index is None else f"{self.type}:{self.index}"
 
     def __reduce__(self) -> tuple:
         """Pickle as the device name (the class has __slots__ and no __dict__)."""
-        return Device, (self.type,)
+        return Device, (self.type, self.index)
 
 
 DeviceLike = str | Device
@@ -52,7 +69,7 @@ _BACKENDS: dict[str, Any] = {}
 def register_backend(backend: Any) -> None:
     """Make ``backend`` (an object with ``name``, ``xp``, ``array_type``, ``kernels``, ``from_numpy``,
     ``to_numpy``) the backend of device ``backend.name``."""
-    backend.device = Device(backend.name)
+    backend.device = Device(backend.name, 0 if backend.name == "cuda" else None)
     _BACKENDS[backend.name] = backend
     copyreg.pickle(type(backend), _reduce_backend)
 
@@ -78,20 +95,37 @@ def unregister_backend(name: str) -> None:
 
 
 def get_backend(device: DeviceLike) -> Any:
-    """The backend of ``device`` ("cpu", a ``Device``, "cuda:0"...), or a clear error when there is none."""
-    name = device.type if isinstance(device, Device) else str(device)
-    backend = _BACKENDS.get(name) or _BACKENDS.get(name.split(":")[0])
+    """The backend of ``device`` ("cpu", "cuda", "cuda:0", a ``Device``), or a clear error when there is none."""
+    wanted = device if isinstance(device, Device) else Device(str(device))
+    backend = _BACKENDS.get(wanted.type)
+    if backend is None and wanted.type == "cuda":
+        backend = _make_cuda_backend()
     if backend is None:
         have = ", ".join(sorted(_BACKENDS))
-        hint = " (the CUDA backend is not part of minidl yet)" if name.startswith("cuda") else ""
-        raise RuntimeError(f"device {name!r} is not available{hint}; available devices: {have}")
+        raise RuntimeError(f"device {str(wanted)!r} is not available; available devices: {have}")
+    if wanted.index not in (None, backend.device.index or 0):
+        raise RuntimeError(
+            f"device {str(wanted)!r} is not available: minidl drives one device of each type, {backend.device}"
+        )
+    return backend
+
+
+def _make_cuda_backend() -> Any:
+    """Register the cuda backend on first use, or raise the reason it cannot run here."""
+    from minidl.backend import cuda
+
+    reason = cuda.unavailable_reason()
+    if reason is not None:
+        raise RuntimeError(f"device 'cuda' is not available: {reason}")
+    backend = cuda.CUDABackend()
+    register_backend(backend)
     return backend
 
 
 def use_kernels(impl: str, *names: str, device: DeviceLike = "cpu") -> _KernelChoice:
-    """Use implementation ``impl`` ("reference", "numba", "cython") for kernels ``names`` (for every kernel that
-    has it when none is named) on ``device``. Works as a plain call or as a context manager that restores the
-    previous choice on exit."""
+    """Use implementation ``impl`` ("reference", "numba", "cython"; "cuda" or "blas" on cuda) for kernels
+    ``names`` (for every kernel that has it when none is named) on ``device``. Works as a plain call or as a context
+    manager that restores the previous choice on exit."""
     table = get_backend(device).kernels
     return _KernelChoice(table, table.select(impl, names))
 
