@@ -179,6 +179,18 @@ def _batch_dims(batch_a: tuple, batch_b: tuple, batch: tuple) -> list[tuple[int,
     return dims
 
 
+def _read_in_place(operand: Any) -> Any:
+    """An operand as the kernel receives it to read it through its strides. A CuPy view goes as it is; the
+    simulator copies each NumPy argument to a fake device array and refuses one that is neither C- nor F-contiguous
+    (a sliced matrix, a batch of transposed ones), so there the view is wrapped as the simulator's device array
+    instead, and read in place as on a GPU."""
+    if not runtime.SIMULATED:
+        return operand
+    from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+
+    return FakeCUDAArray(operand)
+
+
 def _launch(a: Any, b: Any, c: Any, plan: _BatchPlan, batch: int, tiles: Tiles) -> None:
     """c[z] = a[za] @ b[zb] for z < batch, with za and zb as ``plan`` says. a: (Ba, M, K), b: (Bb, K, N),
     c: (batch, M, N) C-contiguous."""
@@ -188,7 +200,9 @@ def _launch(a: Any, b: Any, c: Any, plan: _BatchPlan, batch: int, tiles: Tiles) 
     blocks = (-(-n // tiles.bn), min(-(-m // tiles.bm), MAX_GRID_YZ), min(batch, MAX_GRID_YZ))
     a_k_fast = abs(a.strides[2]) <= abs(a.strides[1])
     b_n_fast = abs(b.strides[2]) <= abs(b.strides[1])
-    runtime.launch(_gemm_kernel(a.dtype, tiles), blocks, tiles.threads, a, b, c[:batch], *plan, a_k_fast, b_n_fast)
+    kernel = _gemm_kernel(a.dtype, tiles)
+    a, b = _read_in_place(a), _read_in_place(b)
+    runtime.launch(kernel, blocks, tiles.threads, a, b, c[:batch], *plan, a_k_fast, b_n_fast)
 
 
 def _matmul(a: Any, b: Any, batch: tuple, tiles: Tiles) -> Any:
