@@ -180,9 +180,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     limit_numba_threads(args.threads)
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
 
+    device = chosen_device(args.device)
     full_train, full_test = load_splits(datasets.FashionMNIST, args.data_dir, args.download)
     minidl.manual_seed(args.seed)
-    device = chosen_device(args.device)
     model, side = build_model(args.model)
     model.to(device)
     print(f"{args.model}: {ADAPTATIONS[family(args.model)]}")

@@ -144,8 +144,8 @@ class Function:
         for t in inputs:
             if t._backend is not backend:
                 raise RuntimeError(
-                    f"{cls.op_name().lower()}: expected all tensors on the same device, got {first.device} and {t.device}; "
-                    f"move one with .to({str(first.device)!r}) or .to({str(t.device)!r})"
+                    f"{cls.op_name().lower()}: expected all tensors on the same device, got {first.device} and "
+                    f"{t.device}; move one with .to({str(first.device)!r}) or .to({str(t.device)!r})"
                 )
         fn = cls.__new__(cls)
         fn.backend = backend

@@ -39,3 +39,17 @@ def device_numbers(device: str, count: int) -> tuple[int, int]:
     offset = _offsets.get(device, 0)
     _offsets[device] = (offset + count) % 2**64
     return _seed, offset
+
+
+def get_state() -> dict:
+    """Every generator's state, JSON-ready: the host generator's, and the device generators' seed and offsets."""
+    return {"host": _generator.bit_generator.state, "seed": _seed, "offsets": dict(_offsets)}
+
+
+def set_state(state: dict) -> None:
+    """Restore what ``get_state`` returned (so a resumed run draws what the uninterrupted one would have)."""
+    global _seed
+    _generator.bit_generator.state = state["host"]
+    _seed = int(state["seed"])
+    _offsets.clear()
+    _offsets.update({str(device): int(offset) for device, offset in state["offsets"].items()})

@@ -187,3 +187,10 @@ def test_a_failed_download_says_where_to_put_the_files(tmp_path):
     folder = tmp_path / "cache" / "minidl" / "fashion-mnist"
     assert done.stderr.startswith("FashionMNIST: the download failed")
     assert f"put its files in {folder} by hand" in done.stderr and "--data-dir" in done.stderr
+
+
+@pytest.mark.parametrize("name", ["lenet_mnist", "classic_cnns"])
+def test_a_device_that_cannot_be_used_is_one_line(tmp_path, name):
+    done = run_example(name, ["--device", "cuda:3", "--out", str(tmp_path / "out")], {})
+    assert done.returncode == 1 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("--device cuda:3: device 'cuda:3' is not available")

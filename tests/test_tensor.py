@@ -1,9 +1,14 @@
 """Tensor creation, dtypes, conversions, repr, seeding, in-place ops and the errors for bad input."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import minidl
+from tests.conftest import CUDA_ON_GPU
 
 
 def test_tensor_dtype_defaults():
@@ -130,10 +135,22 @@ def test_repr():
 
 
 def test_devices_that_do_not_exist_are_refused():
-    with pytest.raises(RuntimeError, match="device 'cuda' is not available.*available devices: cpu"):
-        minidl.ones(2).to("cuda")
+    with pytest.raises(RuntimeError, match="device 'tpu' is not available; available devices: cpu"):
+        minidl.ones(2).to("tpu")
     with pytest.raises(RuntimeError, match="not available"):
         minidl.zeros(2, device="tpu")
+    with pytest.raises(ValueError, match="expected 'type' or 'type:index'"):
+        minidl.device("cuda:x")
+
+
+@pytest.mark.skipif(CUDA_ON_GPU, reason="this machine has a GPU: cuda is available")
+def test_without_a_gpu_or_the_simulator_cuda_says_why_it_is_unavailable():
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    code = "import minidl\nprint(minidl.cuda.is_available())\nminidl.ones(2).to('cuda')"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False"
+    assert "RuntimeError: device 'cuda' is not available: " in done.stderr
+    assert "NUMBA_ENABLE_CUDASIM=1" in done.stderr  # the way to run it here anyway
 
 
 def test_inplace_ops_under_no_grad_and_their_guards():

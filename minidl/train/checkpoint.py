@@ -4,7 +4,7 @@ A checkpoint is one ``.npz`` file (written by ``minidl.save``) holding a dict::
 
     {"format": "minidl.train.checkpoint/1", "epoch": epochs done, "model": state dict,
      "optimizer": state dict, "scheduler": state dict or None, "history": History.state_dict(),
-     "callbacks": {"<index>.<class name>": state dict, ...}, "rng": the global generator's state (JSON),
+     "callbacks": {"<index>.<class name>": state dict, ...}, "rng": the random generators' states (JSON),
      "loader": the training loader's state_dict() (its augmentation generators), or None}
 
 ``ModelCheckpoint`` writes ``epoch_0001.npz``, ``epoch_0002.npz``... into its folder after every epoch, and a
@@ -109,8 +109,8 @@ def capture(state: FitState) -> dict[str, Any]:
         "scheduler": None if state.scheduler is None else state.scheduler.state_dict(),
         "history": state.history.state_dict(),
         "callbacks": callbacks,
-        # JSON text: the generator's 128-bit integers stay exact whatever the file format does with ints.
-        "rng": json.dumps(random.generator().bit_generator.state),
+        # JSON text: the generators' 128-bit integers stay exact whatever the file format does with ints.
+        "rng": json.dumps(random.get_state()),
         # The loader's own random state (its augmentation generators), when it keeps one.
         "loader": _loader_state(state.train_loader),
     }
@@ -128,7 +128,10 @@ def restore(state: FitState, checkpoint: dict[str, Any]) -> int:
     _restore_scheduler(state.scheduler, checkpoint.get("scheduler"))
     state.history.load_state_dict(checkpoint["history"])
     _restore_callbacks(state.callbacks, checkpoint.get("callbacks") or {})
-    random.generator().bit_generator.state = json.loads(str(checkpoint["rng"]))
+    rng = json.loads(str(checkpoint["rng"]))
+    if "host" not in rng:  # written before the device generators existed: the host generator's state alone
+        rng = {"host": rng, "seed": random.get_state()["seed"], "offsets": {}}
+    random.set_state(rng)
     if checkpoint.get("loader") is not None and callable(getattr(state.train_loader, "load_state_dict", None)):
         state.train_loader.load_state_dict(checkpoint["loader"])
     return int(checkpoint["epoch"])

@@ -90,7 +90,8 @@ def conv_configs(draw, algorithm: str | None = None) -> dict:
 
 def _algorithm(out) -> str | None:
     """The algorithm of the Conv2d node that made ``out`` (None for an unbatched input: its node is a squeeze)."""
-    return getattr(out.grad_fn, "algorithm", None)
+    plan = getattr(out.grad_fn, "plan", None)
+    return None if plan is None else plan.algorithm
 
 
 def _check(data, config: dict, algorithm: str | None = None) -> None:

@@ -95,17 +95,20 @@ def test_resuming_equals_an_uninterrupted_run(tmp_path):
 
 def test_resume_from_a_given_file_and_early_stopping_state(tmp_path):
     stopper = EarlyStopping("val_loss", patience=10, restore_best_weights=True)
-    straight, straight_history = run(3, tmp_path / "straight", callbacks=[stopper])
-    run(3, tmp_path / "split", callbacks=[EarlyStopping("val_loss", patience=10, restore_best_weights=True)])
-    # Resume from epoch 1's file: the later files of the interrupted run are replaced, and best.npz (of epoch 2)
+    # best.npz follows the validation loss, which falls every epoch here (the accuracy reaches 1 at once).
+    straight, straight_history = run(3, tmp_path / "straight", callbacks=[stopper], monitor="val_loss")
+    _, split_history = run(3, tmp_path / "split", monitor="val_loss",
+                           callbacks=[EarlyStopping("val_loss", patience=10, restore_best_weights=True)])  # fmt: skip
+    assert split_history.val_loss[2] < split_history.val_loss[1] < split_history.val_loss[0]
+    # Resume from epoch 1's file: the later files of the interrupted run are replaced, and best.npz (of epoch 3)
     # becomes epoch 1's again until the resumed run improves on it.
     resumed_stopper = EarlyStopping("val_loss", patience=10, restore_best_weights=True)
     with (
         pytest.warns(UserWarning, match="removing 2 checkpoint file"),
-        pytest.warns(UserWarning, match=r"best.npz holds epoch 2, .* later epoch than the 1 this run resumes from"),
+        pytest.warns(UserWarning, match=r"best.npz holds epoch 3, .* later epoch than the 1 this run resumes from"),
     ):
         resumed, resumed_history = run(3, tmp_path / "split", resume=tmp_path / "split" / "epoch_0001.npz",
-                                       model_seed=7, callbacks=[resumed_stopper])  # fmt: skip
+                                       model_seed=7, callbacks=[resumed_stopper], monitor="val_loss")  # fmt: skip
     assert_same_weights(weights(straight), weights(resumed))
     assert_same_history(straight_history, resumed_history)
     assert (resumed_stopper.best, resumed_stopper.best_epoch) == (stopper.best, stopper.best_epoch)
