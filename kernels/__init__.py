@@ -103,6 +103,20 @@ IMPLEMENTATIONS: dict[str, dict[str, str]] = {
         "reference": "minidl_kernels.reference:batch_norm_backward",
         "numba": "minidl_kernels.numba.norm:batch_norm_backward",
     },
+    "winograd_filter_transform": {"reference": "minidl_kernels.reference:winograd_filter_transform"},
+    "winograd_filter_transform_adjoint": {"reference": "minidl_kernels.reference:winograd_filter_transform_adjoint"},
+    "winograd_input_transform": {
+        "reference": "minidl_kernels.reference:winograd_input_transform",
+        "numba": "minidl_kernels.numba.winograd:winograd_input_transform",
+    },
+    "winograd_output_transform": {
+        "reference": "minidl_kernels.reference:winograd_output_transform",
+        "numba": "minidl_kernels.numba.winograd:winograd_output_transform",
+    },
+    "winograd_output_transform_adjoint": {
+        "reference": "minidl_kernels.reference:winograd_output_transform_adjoint",
+        "numba": "minidl_kernels.numba.winograd:winograd_output_transform_adjoint",
+    },
     "log_softmax": {
         "reference": "minidl_kernels.reference:log_softmax",
     },

@@ -19,10 +19,19 @@ from minidl_kernels.reference.random import dropout_mask
 from minidl_kernels.reference.scatter import check_scatter_args, scatter_add, scatter_index_error
 from minidl_kernels.reference.softmax import log_softmax
 from minidl_kernels.reference.special import erf
+from minidl_kernels.reference.winograd import (
+    winograd_filter_transform,
+    winograd_filter_transform_adjoint,
+    winograd_input_transform,
+    winograd_output_transform,
+    winograd_output_transform_adjoint,
+)
 
 __all__ = [
     "avg_pool2d_backward", "avg_pool2d_forward", "batch_norm_backward", "batch_norm_forward", "check_scatter_args",
     "col2im", "conv_output_size", "depthwise_conv2d_backward_input", "depthwise_conv2d_backward_weight",
     "depthwise_conv2d_forward", "dropout_mask", "erf", "gemm", "im2col", "keep_where", "log_softmax", "matmul",
     "max_pool2d_backward", "max_pool2d_forward", "scatter_add", "scatter_index_error",
+    "winograd_filter_transform", "winograd_filter_transform_adjoint", "winograd_input_transform",
+    "winograd_output_transform", "winograd_output_transform_adjoint",
 ]  # fmt: skip

@@ -125,21 +125,34 @@ def _make_cuda_backend() -> Any:
 def use_kernels(impl: str, *names: str, device: DeviceLike = "cpu") -> _KernelChoice:
     """Use implementation ``impl`` ("reference", "numba", "cython"; "cuda" or "blas" on cuda) for kernels
     ``names`` (for every kernel that has it when none is named) on ``device``. Works as a plain call or as a context
-    manager that restores the previous choice on exit."""
-    table = get_backend(device).kernels
+    manager that restores the previous choice on exit.
+
+    The backend-level kernel "conv2d" takes an algorithm instead: ``use_kernels("winograd4", "conv2d")`` (one of
+    "auto", "im2col", "winograd", "winograd2", "winograd4"; see ``minidl.backend.convolution``), alone in its call.
+    """
+    backend = get_backend(device)
+    if "conv2d" in names:
+        if names != ("conv2d",):
+            raise ValueError(f"use_kernels: 'conv2d' takes an algorithm and is chosen alone, got names {names}")
+        return _KernelChoice(backend.kernels, {}, backend.convolution, backend.convolution.select(impl))
+    table = backend.kernels
     return _KernelChoice(table, table.select(impl, names))
 
 
 class _KernelChoice:
-    def __init__(self, table: KernelTable, previous: dict[str, str]):
+    def __init__(self, table: KernelTable, previous: dict[str, str], convolution: Any = None, algorithm: str = ""):
         self._table = table
         self._previous = previous
+        self._convolution = convolution
+        self._algorithm = algorithm
 
     def __enter__(self) -> _KernelChoice:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._table.restore(self._previous)
+        if self._convolution is not None:
+            self._convolution.select(self._algorithm)
 
 
 # The CPU backend object is reached through get_backend("cpu"); it is not bound to a name here, where it would hide

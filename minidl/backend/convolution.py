@@ -3,14 +3,18 @@ arguments and the memory the device can spare:
 
 - **depthwise** (groups == in_channels, one input channel per filter): the depthwise kernels, no im2col;
 - **pointwise** (1×1 kernel, no padding, groups == 1): one matrix product per image, no im2col at all;
+- **Winograd** F(2×2, 3×3) or F(4×4, 3×3) for 3×3 filters at stride 1 (``minidl_kernels.reference.winograd``):
+  2.25× or 4× fewer multiplications, for the forward pass and both gradients, where the device has the transform
+  kernels and the shape gains from it (``WinogradRule``);
 - **im2col + GEMM** for everything else: the patches of a chunk of images become columns and every group's
   filters multiply them in one batched matrix product. Chunks keep the column buffer near ``column_budget`` bytes
   (on the CPU small enough to stay in cache between im2col and the GEMM, which measured fastest; on a GPU large,
   so that each GEMM fills the device), and backward rebuilds the columns instead of keeping them, so memory stays
-  near PyTorch's.
+  near PyTorch's. Winograd chunks the same way, and recomputes the input's transform for the weight gradient.
 
-A backend owns one ``Convolution`` (its kernel table, its array namespace, its budget): the choice of algorithm
-and chunking lives with the device, not in the op.
+A backend owns one ``Convolution`` (its kernel table, its array namespace, its budget, its Winograd rule): the
+choice of algorithm and chunking lives with the device, not in the op. ``Convolution.select`` forces one algorithm
+for teaching and benchmarking (``minidl.backend.use_kernels("winograd4", "conv2d")``); "auto" is the default.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ from typing import Any, NamedTuple
 
 from minidl.backend.kernel_table import KernelTable
 
+ALGORITHMS = ("auto", "im2col", "winograd", "winograd2", "winograd4")
+
 
 class ConvolutionPlan(NamedTuple):
-    """What forward decided, for backward: the algorithm and the geometry (padding is (top, bottom, left, right))."""
+    """What forward decided, for backward: the algorithm ("depthwise", "pointwise", "im2col", "winograd2",
+    "winograd4") and the geometry (padding is (top, bottom, left, right))."""
 
     algorithm: str
     stride: tuple[int, int]
@@ -38,7 +45,8 @@ def conv_output_hw(hw, kernel, stride, padding, dilation) -> tuple[int, int]:
 
 
 def choose_algorithm(in_channels: int, weight_shape: tuple, padding: tuple, groups: int) -> str:
-    """'depthwise', 'pointwise' or 'im2col' for a convolution of ``in_channels`` with ``weight_shape``."""
+    """'depthwise', 'pointwise' or 'im2col' for a convolution of ``in_channels`` with ``weight_shape``: the
+    algorithms every device has."""
     _, cg, kh, kw = weight_shape
     if groups == in_channels and cg == 1 and groups > 1:
         return "depthwise"
@@ -47,13 +55,74 @@ def choose_algorithm(in_channels: int, weight_shape: tuple, padding: tuple, grou
     return "im2col"
 
 
-class Convolution:
-    """conv2d forward and backward on ``kernels`` (im2col, col2im, matmul, the depthwise kernels) and ``xp``."""
+def winograd_applies(weight_shape: tuple, stride: tuple, padding: tuple, dilation: tuple, groups: int) -> bool:
+    """Whether Winograd F(m×m, 3×3) computes this convolution: 3×3 filters, stride 1, no dilation, one group,
+    padding of at most 2 on each side (the input gradient pads by 2 - padding)."""
+    return (
+        tuple(weight_shape[2:]) == (3, 3)
+        and tuple(stride) == (1, 1)
+        and tuple(dilation) == (1, 1)
+        and groups == 1
+        and max(padding) <= 2
+    )
 
-    def __init__(self, kernels: KernelTable, xp: Any, column_budget: int):
+
+class WinogradRule(NamedTuple):
+    """When "auto" picks Winograd on a device (measured: ``python -m benchmarks ops``): F(4×4) where the output is
+    at least ``min_size_4`` pixels on each side, F(2×2) from ``min_size_2`` (None: never by itself), and only with
+    at least ``min_channels`` input and output channels (below that the transforms cost more than the
+    multiplications they save)."""
+
+    min_channels: int
+    min_size_4: int
+    min_size_2: int | None = None
+
+
+class Convolution:
+    """conv2d forward and backward on ``kernels`` (im2col, col2im, matmul, the depthwise and Winograd kernels) and
+    ``xp``. ``winograd``: when "auto" uses Winograd on this device (None: never)."""
+
+    def __init__(self, kernels: KernelTable, xp: Any, column_budget: int, winograd: WinogradRule | None = None):
         self.kernels = kernels
         self.xp = xp
         self.column_budget = column_budget
+        self.winograd = winograd
+        self.algorithm = "auto"
+
+    def select(self, algorithm: str) -> str:
+        """Force ``algorithm`` (one of ``ALGORITHMS``; "winograd" picks m itself) where it applies, "auto" to let
+        the device choose; returns the previous setting. Depthwise and 1×1 convolutions keep their own algorithm
+        except under "im2col", which runs everything through im2col + GEMM."""
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"conv2d: algorithm of {ALGORITHMS} expected, got {algorithm!r}")
+        if algorithm.startswith("winograd") and not self.has_winograd():
+            raise ValueError("conv2d: this device has no Winograd kernels (algorithms: 'auto', 'im2col')")
+        previous, self.algorithm = self.algorithm, algorithm
+        return previous
+
+    def has_winograd(self) -> bool:
+        """Whether the kernel table holds the Winograd transforms."""
+        return "winograd_input_transform" in self.kernels.names()
+
+    def choose(self, in_channels: int, weight_shape: tuple, stride, padding, dilation, groups, out_hw) -> str:
+        """The algorithm for this convolution under the current setting (see ``select``)."""
+        if self.algorithm == "im2col":
+            return "im2col"
+        general = choose_algorithm(in_channels, weight_shape, padding, groups)
+        if general != "im2col" or not winograd_applies(weight_shape, stride, padding, dilation, groups):
+            return general
+        if self.algorithm in ("winograd2", "winograd4"):
+            return self.algorithm
+        rule = self.winograd
+        if self.algorithm == "auto":
+            if rule is None or min(in_channels, weight_shape[0]) < rule.min_channels:
+                return "im2col"
+            if min(out_hw) >= rule.min_size_4:
+                return "winograd4"
+            if rule.min_size_2 is not None and min(out_hw) >= rule.min_size_2:
+                return "winograd2"
+            return "im2col"
+        return "winograd4" if min(out_hw) >= 4 else "winograd2"  # "winograd": wherever it applies
 
     def _chunk(self, n: int, per_image_bytes: int) -> int:
         return max(1, min(n, self.column_budget // max(per_image_bytes, 1)))
@@ -63,11 +132,13 @@ class Convolution:
         xp, kernels = self.xp, self.kernels
         n, c, h, width = x.shape
         cout, cg, kh, kw = w.shape
-        algorithm = choose_algorithm(c, w.shape, padding, groups)
         ho, wo = conv_output_hw((h, width), (kh, kw), stride, padding, dilation)
+        algorithm = self.choose(c, w.shape, stride, padding, dilation, groups, (ho, wo))
         plan = ConvolutionPlan(algorithm, stride, padding, dilation, groups, (ho, wo))
         if algorithm == "depthwise":
             return kernels.depthwise_conv2d_forward(x, w, stride, padding, dilation), plan
+        if algorithm.startswith("winograd"):
+            return self._winograd(x, w, padding, _tile_size(algorithm), (ho, wo)), plan
         if algorithm == "pointwise":
             x3 = _pointwise_input(xp, x, stride)
             return xp.reshape(kernels.matmul(xp.reshape(w, (cout, cg)), x3), (n, cout, ho, wo)), plan
@@ -106,7 +177,50 @@ class Convolution:
                 x3 = _pointwise_input(xp, x, plan.stride)
                 gw = xp.reshape(xp.sum(kernels.matmul(g3, xp.swapaxes(x3, 1, 2)), axis=0), w.shape)
             return gx, gw
+        if plan.algorithm.startswith("winograd"):
+            return self._winograd_backward(g, x, w, plan, need_x, need_w)
         return self._im2col_backward(g, x, w, plan, need_x, need_w)
+
+    def _winograd_chunk(self, n: int, channels: int, out_hw: tuple[int, int], m: int, itemsize: int) -> int:
+        """Images per chunk: the transformed input of a chunk, α² · C · tiles, stays near the column budget."""
+        tiles = -(-out_hw[0] // m) * -(-out_hw[1] // m)
+        return self._chunk(n, (m + 2) ** 2 * channels * tiles * itemsize)
+
+    def _winograd(self, x, w, padding, m: int, out_hw: tuple[int, int]) -> Any:
+        """The stride-1 3×3 convolution of x (N, C, H, W) with w (C_out, C, 3, 3) by F(m×m, 3×3), padding
+        (top, bottom, left, right) <= 2 -> (N, C_out, *out_hw)."""
+        kernels = self.kernels
+        n, c = x.shape[:2]
+        cout = w.shape[0]
+        u = kernels.winograd_filter_transform(w, m)  # (α², C_out, C)
+        out = self.xp.empty((n, cout, *out_hw), dtype=x.dtype)
+        step = self._winograd_chunk(n, max(c, cout), out_hw, m, x.itemsize)
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            v = kernels.winograd_input_transform(x[start:stop], m, padding)  # (α², C, T)
+            out[start:stop] = kernels.winograd_output_transform(kernels.matmul(u, v), m, (stop - start, cout, *out_hw))
+        return out
+
+    def _winograd_backward(self, g, x, w, plan: ConvolutionPlan, need_x: bool, need_w: bool) -> tuple[Any, Any]:
+        xp, kernels = self.xp, self.kernels
+        m = _tile_size(plan.algorithm)
+        gx = gw = None
+        if need_x:  # the convolution of g with the filters turned 180° and C_in/C_out swapped, padded by 2 - p
+            flipped = xp.ascontiguousarray(xp.swapaxes(w[:, :, ::-1, ::-1], 0, 1))
+            pads = tuple(2 - p for p in plan.padding)
+            gx = self._winograd(g, flipped, pads, m, x.shape[2:])
+        if need_w:  # dU = sum over tiles of dM Vᵀ, dM = A dY Aᵀ, then dw = Gᵀ dU G
+            n, c = x.shape[:2]
+            cout = w.shape[0]
+            grad_u = xp.zeros(((m + 2) ** 2, cout, c), dtype=g.dtype)
+            step = self._winograd_chunk(n, max(c, cout), plan.out_hw, m, x.itemsize)
+            for start in range(0, n, step):
+                stop = min(n, start + step)
+                v = kernels.winograd_input_transform(x[start:stop], m, plan.padding)  # (α², C, T)
+                grad_m = kernels.winograd_output_transform_adjoint(g[start:stop], m)  # (α², C_out, T)
+                grad_u += kernels.matmul(grad_m, xp.swapaxes(v, 1, 2))
+            gw = kernels.winograd_filter_transform_adjoint(grad_u, m)
+        return gx, gw
 
     def _im2col_backward(self, g, x, w, plan: ConvolutionPlan, need_x: bool, need_w: bool) -> tuple[Any, Any]:
         xp, kernels, groups = self.xp, self.kernels, plan.groups
@@ -129,6 +243,11 @@ class Convolution:
                 gcols = xp.reshape(kernels.matmul(w_t, g_chunk), (stop - start, groups * k, length))
                 gx[start:stop] = kernels.col2im(gcols, (stop - start, *x.shape[1:]), *args)
         return gx, (xp.reshape(gw, w.shape) if need_w else None)
+
+
+def _tile_size(algorithm: str) -> int:
+    """m of "winograd2" / "winograd4"."""
+    return int(algorithm[-1])
 
 
 def _pointwise_input(xp: Any, x: Any, stride: tuple[int, int]) -> Any:

@@ -10,7 +10,7 @@ from minidl_kernels import IMPLEMENTATIONS
 
 from minidl.backend import memory
 from minidl.backend.base import KernelBackend
-from minidl.backend.convolution import Convolution
+from minidl.backend.convolution import Convolution, WinogradRule
 from minidl.backend.kernel_table import KernelTable
 
 memory.configure_from_environment()
@@ -33,12 +33,21 @@ CPU_PREFERRED = {
     "depthwise_conv2d_backward_weight": "numba",
     "batch_norm_forward": "numba",
     "batch_norm_backward": "numba",
+    "winograd_filter_transform": "reference",  # small: one einsum over the filters
+    "winograd_filter_transform_adjoint": "reference",
+    "winograd_input_transform": "numba",
+    "winograd_output_transform": "numba",
+    "winograd_output_transform_adjoint": "numba",
     "log_softmax": "reference",  # NumPy's vectorised rows
     "dropout_mask": "reference",
 }
 # im2col columns per chunk of a convolution: about one ResNet image, so the columns stay in cache between im2col and
 # the GEMM (measured fastest).
 COLUMN_BUDGET = 2 * 2**20
+# When "auto" picks Winograd for a 3×3 stride-1 convolution (`python -m benchmarks ops` times every algorithm):
+# F(4×4) won from 64 channels on 16×16 and 32×32 maps and lost on 8×8 and smaller (few tiles, large filter
+# transforms) and below 64 channels; F(2×2) never beat im2col + BLAS at 1 thread.
+WINOGRAD = WinogradRule(min_channels=64, min_size_4=16)
 
 
 class CPUBackend(KernelBackend):
@@ -53,7 +62,7 @@ class CPUBackend(KernelBackend):
         forced = os.environ.get("MINIDL_KERNELS")
         if forced:
             self.kernels.select(forced)
-        self.convolution = Convolution(self.kernels, np, COLUMN_BUDGET)
+        self.convolution = Convolution(self.kernels, np, COLUMN_BUDGET, WINOGRAD)
 
     def __reduce__(self) -> tuple:
         """Any CPU backend pickles (and copies) as the device name: unpickling gives the registered backend of that

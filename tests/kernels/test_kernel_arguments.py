@@ -47,6 +47,7 @@ CONV = ((3, 3), (1, 1), (1, 1, 1, 1), (1, 1))
 POOL = ((3, 3), (2, 2), (1, 1))
 DW_X, DW_W, DW_ARGS = (2, 3, 6, 5), (6, 1, 3, 3), ((2, 1), (1, 0, 1, 1), (1, 2))
 DW_G = (2, 6, 3, 3)
+WG = (1, 2, 3, 5)  # a Winograd output: F(2×2) tiles it 2 × 3
 
 
 def _cols() -> np.ndarray:
@@ -93,6 +94,14 @@ GOOD: dict[str, list[Args]] = {
         lambda: (_normal(2, 3, 4), None, None, 0.0),
     ],
     "batch_norm_backward": [lambda: (_normal(2, 3, 4), _normal(2, 3, 4), _normal(3), *_bn_stats())],
+    "winograd_filter_transform": [lambda: (_normal(4, 3, 3, 3), 4), lambda: (_normal(2, 1, 3, 3, dtype=np.float32), 2)],
+    "winograd_filter_transform_adjoint": [lambda: (_normal(36, 4, 3), 4), lambda: (_normal(16, 2, 5), 2)],
+    "winograd_input_transform": [
+        lambda: (_normal(*X), 4, (1, 1, 1, 1)),
+        lambda: (_normal(2, 3, 5, 4, dtype=np.float32), 2, (0, 2, 1, 0)),
+    ],
+    "winograd_output_transform": [lambda: (_normal(36, 3, 8), 4, (2, 3, 6, 7)), lambda: (_normal(16, 2, 6), 2, WG)],
+    "winograd_output_transform_adjoint": [lambda: (_normal(2, 3, 6, 7), 4), lambda: (_normal(*WG), 2)],
 }
 
 
@@ -290,7 +299,48 @@ def _bn_backward(g=(2, 3, 4), x=(2, 3, 4), weight=(3,), mean=(3,), invstd=(3,)) 
     return lambda: (_normal(*g), _normal(*x), _normal(*weight), _normal(*mean), np.abs(_normal(*invstd)))
 
 
+def _winograd_input(x=X, m=4, padding=(1, 1, 1, 1), dtype=np.float64) -> Args:
+    return lambda: (_normal(*x, dtype=dtype), m, padding)
+
+
+def _winograd_output(tiles=(36, 3, 8), m=4, out_shape=(2, 3, 6, 7), dtype=np.float64) -> Args:
+    return lambda: (_normal(*tiles, dtype=dtype), m, out_shape)
+
+
 BAD: dict[str, dict[str, tuple[type, Args]]] = {
+    "winograd_filter_transform": {
+        "5x5 filters": (ValueError, lambda: (_normal(4, 3, 5, 5), 4)),
+        "3-D filters": (ValueError, lambda: (_normal(4, 3, 3), 4)),
+        "m of 3": (ValueError, lambda: (_normal(4, 3, 3, 3), 3)),
+        "int filters": (TypeError, lambda: (np.ones((4, 3, 3, 3), np.int64), 4)),
+    },
+    "winograd_filter_transform_adjoint": {
+        "16 positions for m=4": (ValueError, lambda: (_normal(16, 4, 3), 4)),
+        "2-D grad_u": (ValueError, lambda: (_normal(36, 4), 4)),
+        "m True": (ValueError, lambda: (_normal(36, 4, 3), True)),
+    },
+    "winograd_input_transform": {
+        "padding of three": (ValueError, _winograd_input(padding=(3, 1, 1, 1))),
+        "negative padding": (ValueError, _winograd_input(padding=(1, -1, 1, 1))),
+        "padding of two values": (ValueError, _winograd_input(padding=(1, 1))),
+        "input smaller than the filter": (ValueError, _winograd_input(x=(1, 1, 2, 5), padding=(0, 0, 1, 1))),
+        "3-D x": (ValueError, _winograd_input(x=(3, 6, 7))),
+        "m of 6": (ValueError, _winograd_input(m=6)),
+        "float16 x": (TypeError, _winograd_input(dtype=np.float16)),
+    },
+    "winograd_output_transform": {
+        "too few tiles": (ValueError, _winograd_output(tiles=(36, 3, 6))),  # read past the end before the checks
+        "other channels": (ValueError, _winograd_output(tiles=(36, 2, 8))),
+        "16 positions for m=4": (ValueError, _winograd_output(tiles=(16, 3, 8))),
+        "zero-sized out_shape": (ValueError, _winograd_output(out_shape=(2, 3, 0, 7))),
+        "out_shape of three": (ValueError, _winograd_output(out_shape=(2, 3, 6))),
+        "int tiles": (TypeError, lambda: (np.ones((36, 3, 8), np.int64), 4, (2, 3, 6, 7))),
+    },
+    "winograd_output_transform_adjoint": {
+        "3-D g": (ValueError, lambda: (_normal(3, 6, 7), 4)),
+        "m of 1": (ValueError, lambda: (_normal(2, 3, 6, 7), 1)),
+        "int g": (TypeError, lambda: (np.ones((2, 3, 6, 7), np.int64), 4)),
+    },
     "scatter_add": {
         "2-D out": (ValueError, _scatter(out=(2, 2))),
         "2-D index": (ValueError, lambda: (np.zeros(4), np.zeros((1, 2), np.int64), np.ones(2))),
