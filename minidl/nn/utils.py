@@ -1,5 +1,8 @@
 """Model surgery helpers.
 
+``fuse_conv_bn``, ``fuse_activation``, ``optimize_for_inference`` and ``FusedConv2d``: fused inference (see
+``minidl.nn.fusion``).
+
 ``fc_to_conv``: the course's "1×1 convolution view" of fully connected layers (NiN, FCN). A Linear layer that
 reads a flattened C×h×w feature map is the same function as a C -> out convolution with an h×w kernel, and a
 Linear layer on a vector is a 1×1 convolution; with the weights reshaped, the network computes the same scores
@@ -12,6 +15,7 @@ import copy
 
 from minidl.autograd import no_grad
 from minidl.nn.containers import Sequential
+from minidl.nn.fusion import FusedConv2d, fuse_activation, fuse_conv_bn, optimize_for_inference
 from minidl.nn.layers.conv import Conv2d
 from minidl.nn.layers.linear import Linear
 from minidl.nn.layers.pooling import AdaptiveAvgPool2d
@@ -88,3 +92,9 @@ def fc_to_conv(model: Module) -> FullyConvolutional:
         else:
             layers.append(copy.deepcopy(layer))
     return FullyConvolutional(copy.deepcopy(model.features), Sequential(*layers))
+
+
+__all__ = [
+    "FullyConvolutional", "FusedConv2d", "fc_to_conv", "fuse_activation", "fuse_conv_bn", "linear_to_conv",
+    "optimize_for_inference",
+]  # fmt: skip

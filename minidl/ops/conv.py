@@ -94,3 +94,44 @@ def conv2d(
     check_window_fits((h, w), (kh, kw), dilation, pads, op)
     out = Conv2dOp.apply(*tensors, stride=stride, padding=pads, dilation=dilation, groups=groups)
     return out.squeeze(0) if unbatched else out
+
+
+ACTIVATIONS = {None: None, "relu": (0.0, None), "relu6": (0.0, 6.0)}
+
+
+def conv2d_activation(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+    activation: str | None = "relu",
+) -> Tensor:
+    """``activation(conv2d(input, weight, bias, ...))`` with activation None, "relu" or "relu6"; shapes as
+    ``conv2d``. When no gradient is recorded (inference) the bias and the activation are applied in place on the
+    convolution's output, with no intermediate tensors; otherwise it is the plain composition."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"conv2d_activation: activation of {tuple(ACTIVATIONS)} expected, got {activation!r}")
+    from minidl.autograd import is_grad_enabled
+    from minidl.ops.activation import hardtanh, relu
+
+    recording = is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (input, weight, bias) if isinstance(t, Tensor)
+    )
+    if recording:
+        out = conv2d(input, weight, bias, stride, padding, dilation, groups)
+        if activation == "relu":
+            return relu(out)
+        return hardtanh(out, 0.0, 6.0) if activation == "relu6" else out
+    out = conv2d(input, weight, bias, stride, padding, dilation, groups)
+    bounds = ACTIVATIONS[activation]
+    if bounds is not None:
+        low, high = bounds
+        data = out.data
+        if high is None:
+            out.backend.xp.maximum(data, low, out=data)
+        else:
+            out.backend.xp.clip(data, low, high, out=data)
+    return out
