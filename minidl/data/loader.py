@@ -38,6 +38,10 @@ class DataLoader:
       without ``seed`` it comes from minidl's global generator at ``iter()``, so ``minidl.manual_seed`` fixes it.
     - ``transform`` is applied to the first field of every batch (the images: a float32 NumPy array
       (B, C, H, W)) before it becomes a Tensor; it may return an array or a Tensor.
+    - ``sampler`` (as PyTorch's): an object with ``__iter__`` (sample indices) and ``__len__`` that decides the
+      order instead of ``shuffle``/``seed``, e.g. ``minidl.distributed.DistributedSampler`` (each rank's share of
+      the data). ``len(loader)`` is then ``ceil(len(sampler) / batch_size)``; ``set_epoch`` is forwarded to the
+      sampler when it has one (``fit`` calls it every epoch), while iterating does not change the sampler's epoch.
     - ``prefetch`` batches (0: none) are prepared ahead by a background thread while the caller works on the
       current one. The thread stops when the iteration ends or is abandoned (``break``), and an exception
       raised while building a batch is re-raised in the caller. Transforms run in that thread, one batch after
@@ -55,6 +59,7 @@ class DataLoader:
         seed: int | None = None,
         transform: Callable[[np.ndarray], Any] | None = None,
         prefetch: int = 2,
+        sampler: Any = None,
     ):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
@@ -64,6 +69,8 @@ class DataLoader:
             raise ValueError(f"DataLoader: seed must be a non-negative integer or None, got {seed!r}")
         if transform is not None and not callable(transform):
             raise TypeError(f"DataLoader: transform must be callable, got {type(transform).__name__}")
+        if sampler is not None:
+            _check_sampler(sampler, shuffle, seed)
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -71,10 +78,11 @@ class DataLoader:
         self.seed = seed
         self.transform = transform
         self.prefetch = int(prefetch)
+        self.sampler = sampler
         self.epoch = 0
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def state_dict(self) -> dict[str, Any]:
@@ -111,12 +119,23 @@ class DataLoader:
         return found
 
     def set_epoch(self, epoch: int) -> None:
-        """Make the next ``iter()`` produce epoch ``epoch`` (its shuffled order, with a ``seed``)."""
+        """Make the next ``iter()`` produce epoch ``epoch`` (its shuffled order, with a ``seed``; with a sampler,
+        ``sampler.set_epoch(epoch)`` when it has that method)."""
         self.epoch = int(epoch)
+        if self.sampler is not None and callable(getattr(self.sampler, "set_epoch", None)):
+            self.sampler.set_epoch(self.epoch)
 
     def order(self, epoch: int | None = None) -> np.ndarray:
         """The sample order of epoch ``epoch`` (int64 (N,)) with a ``seed``; without one, a fresh draw from the
-        global generator. Does not advance ``loader.epoch``."""
+        global generator; with a sampler, the sampler's current order (``epoch`` must then be None: set the
+        sampler's epoch with ``set_epoch``). Does not advance ``loader.epoch``."""
+        if self.sampler is not None:
+            if epoch is not None:
+                raise ValueError(
+                    "DataLoader.order: with a sampler the order is the sampler's; call loader.set_epoch(epoch) "
+                    "first and then order() without an epoch"
+                )
+            return np.fromiter(iter(self.sampler), dtype=np.int64, count=len(self.sampler))
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n, dtype=np.int64)
@@ -152,6 +171,21 @@ class DataLoader:
         # Contiguous, as the compiled kernels expect (a no-op for fancy-indexed batches; a transform may return views).
         tensors = tuple(f if isinstance(f, Tensor) else from_numpy(np.ascontiguousarray(f)) for f in fields)
         return tensors if isinstance(batch, (tuple, list)) else tensors[0]
+
+
+def _check_sampler(sampler: Any, shuffle: bool, seed: int | None) -> None:
+    """A sampler decides the order alone: it needs ``__iter__`` and ``__len__``, and excludes shuffle and seed."""
+    if not (callable(getattr(sampler, "__iter__", None)) and callable(getattr(sampler, "__len__", None))):
+        raise TypeError(
+            f"DataLoader: sampler must be iterable (sample indices) and have a length, got {type(sampler).__name__}"
+        )
+    if shuffle:
+        raise ValueError(
+            "DataLoader: sampler and shuffle=True exclude each other (the sampler decides the order; "
+            "DistributedSampler shuffles with its own shuffle=True); drop shuffle="
+        )
+    if seed is not None:
+        raise ValueError("DataLoader: seed= only seeds the loader's own shuffling; with a sampler, seed the sampler")
 
 
 def _prefetched(batches: Iterator[Any], depth: int) -> Iterator[Any]:
