@@ -7,6 +7,9 @@ A checkpoint is one ``.npz`` file (written by ``minidl.save``) holding a dict::
      "callbacks": {"<index>.<class name>": state dict, ...}, "rng": the random generators' states (JSON),
      "loader": the training loader's state_dict() (its augmentation generators), or None}
 
+and, written by a run on several MPI ranks (by rank 0), ``"ranks": {"size": ranks, "rng": [each rank's], "loader":
+[each rank's]}``: a resumed run (with as many ranks) gives every rank its own generators back.
+
 ``ModelCheckpoint`` writes ``epoch_0001.npz``, ``epoch_0002.npz``... into its folder after every epoch, and a
 copy of the best one as ``best.npz``. Resuming restores all of it, so a run interrupted and resumed ends with
 the same weights as one that was not (given a loader whose order depends only on its seed and the epoch,
@@ -32,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from minidl import random, tempfiles
+from minidl.train import ranks
 from minidl.train.callbacks import Callback, FitState, resolve_mode
 from minidl.train.history import metric_key
 
@@ -95,13 +99,14 @@ def _callback_key(index: int, callback: Callback) -> str:
 
 
 def capture(state: FitState) -> dict[str, Any]:
-    """The checkpoint of the loop's state after epoch ``state.epoch``."""
+    """The checkpoint of the loop's state after epoch ``state.epoch`` (under MPI every rank must call it: it gathers
+    the ranks' generator states)."""
     callbacks = {}
     for i, callback in enumerate(state.callbacks):
         saved = callback.state_dict()
         if saved:
             callbacks[_callback_key(i, callback)] = saved
-    return {
+    checkpoint = {
         "format": FORMAT,
         "epoch": state.epoch + 1,
         "model": dict(state.model.state_dict()),
@@ -114,6 +119,10 @@ def capture(state: FitState) -> dict[str, Any]:
         # The loader's own random state (its augmentation generators), when it keeps one.
         "loader": _loader_state(state.train_loader),
     }
+    per_rank = ranks.gather_rank_states(checkpoint["rng"], checkpoint["loader"])
+    if per_rank is not None:
+        checkpoint["ranks"] = per_rank
+    return checkpoint
 
 
 def _loader_state(loader: Any) -> Any:
@@ -122,18 +131,20 @@ def _loader_state(loader: Any) -> Any:
 
 def restore(state: FitState, checkpoint: dict[str, Any]) -> int:
     """Load a checkpoint into the model, optimizer, scheduler, history, callbacks and global generator;
-    returns the number of epochs it had done."""
+    returns the number of epochs it had done. Under MPI each rank takes its own generators from the checkpoint,
+    which must come from a run with as many ranks."""
+    rng_text, loader_state = ranks.own_rank_state(checkpoint)
     state.model.load_state_dict(checkpoint["model"])
     state.optimizer.load_state_dict(checkpoint["optimizer"])
     _restore_scheduler(state.scheduler, checkpoint.get("scheduler"))
     state.history.load_state_dict(checkpoint["history"])
     _restore_callbacks(state.callbacks, checkpoint.get("callbacks") or {})
-    rng = json.loads(str(checkpoint["rng"]))
+    rng = json.loads(str(rng_text))
     if "host" not in rng:  # written before the device generators existed: the host generator's state alone
         rng = {"host": rng, "seed": random.get_state()["seed"], "offsets": {}}
     random.set_state(rng)
-    if checkpoint.get("loader") is not None and callable(getattr(state.train_loader, "load_state_dict", None)):
-        state.train_loader.load_state_dict(checkpoint["loader"])
+    if loader_state is not None and callable(getattr(state.train_loader, "load_state_dict", None)):
+        state.train_loader.load_state_dict(loader_state)
     return int(checkpoint["epoch"])
 
 
@@ -232,6 +243,8 @@ class ModelCheckpoint(Callback):
     At the start of a run, epoch files beyond the run's starting epoch (left by an earlier run) are removed, and
     so is ``best.npz`` when the run starts afresh, so the folder only ever describes the current run; a resumed
     run makes ``best.npz`` hold the epoch its restored state records as best (see the module docstring).
+
+    Under MPI every rank keeps the bookkeeping and takes part in each checkpoint, and rank 0 alone touches files.
     """
 
     def __init__(
@@ -257,6 +270,8 @@ class ModelCheckpoint(Callback):
     def on_train_begin(self, state: FitState) -> None:
         if state.start_epoch == 0:  # a new run (a resumed one has its state restored): forget any earlier fit
             self._reset()
+        if not ranks.is_root():
+            return
         stale = [path for epoch, path in epoch_files(self.directory).items() if epoch > state.start_epoch]
         best = self.directory / BEST_NAME
         if state.start_epoch == 0 and best.exists():
@@ -324,7 +339,10 @@ class ModelCheckpoint(Callback):
         path = epoch_path(self.directory, state.epoch + 1)
         # In this order (see the module docstring): the epoch file, which records the best epoch; best.npz, which
         # a resumed run can repair from it; then pruning, which must not remove that file before the copy is made.
-        save_checkpoint(capture(state), path)
+        checkpoint = capture(state)
+        if not ranks.is_root():
+            return
+        save_checkpoint(checkpoint, path)
         if improved:
             _copy_file(path, self.directory / BEST_NAME)
         self._prune(state.epoch + 1)

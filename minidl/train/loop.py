@@ -14,6 +14,7 @@ from minidl.nn.module import Module
 from minidl.optim.lr_scheduler import ReduceLROnPlateau
 from minidl.tensor import Tensor
 from minidl.train import checkpoint as ckpt
+from minidl.train import ranks
 from minidl.train.batches import batch_size, batch_tensors, input_batches, reference_parameter
 from minidl.train.callbacks import Callback, FitState
 from minidl.train.history import History
@@ -43,6 +44,13 @@ class _Totals:
         else:
             self.correct += counts[0]
             self.counted += counts[1]
+
+    def sum_over_ranks(self) -> None:
+        """Replace the sums by their totals over every MPI rank (nothing to do in a single process)."""
+        values = [self.loss_sum, self.samples, self.correct, self.counted, 0.0 if self.classification else 1.0]
+        loss_sum, samples, correct, counted, not_classifying = ranks.sum_over_ranks(values)
+        self.loss_sum, self.samples, self.correct, self.counted = loss_sum, int(samples), int(correct), int(counted)
+        self.classification = not_classifying == 0  # accuracy only when every rank's outputs were classifications
 
     @property
     def loss(self) -> float:
@@ -83,7 +91,17 @@ def evaluate(model: Module, loader: Iterable, loss_fn: LossFn) -> tuple[float, f
 
     loader: yields (x, y) pairs, x (N, ...) and y (N, ...) as Tensors or NumPy arrays.
     loss_fn: ``loss_fn(model(x), y)`` is the mean loss of the batch (a one-element tensor).
+
+    Under MPI it evaluates this process's loader only (``fit`` sums the ranks' totals for its validation).
     """
+    totals = _evaluate_totals(model, loader, loss_fn)
+    if totals.samples == 0:
+        raise _empty("evaluate: the loader")
+    return totals.loss, totals.accuracy
+
+
+def _evaluate_totals(model: Module, loader: Iterable, loss_fn: LossFn) -> _Totals:
+    """The sums ``evaluate`` reports (see there)."""
     was_training = model.training
     model.eval()
     like = reference_parameter(model)
@@ -96,9 +114,7 @@ def evaluate(model: Module, loader: Iterable, loss_fn: LossFn) -> tuple[float, f
                 totals.add(_loss_value(loss_fn(output, y)).item(), batch_size(x), output, y)
     finally:
         model.train(was_training)
-    if totals.samples == 0:
-        raise _empty("evaluate: the loader")
-    return totals.loss, totals.accuracy
+    return totals
 
 
 def predict(model: Module, data: Any, batch_size: int = 256, softmax: bool = False) -> np.ndarray:
@@ -175,14 +191,20 @@ def _set_epoch(loaders: Sequence[Any], epoch: int) -> None:
 def _run_epoch(
     state: FitState, train_loader: Iterable, val_loader: Iterable | None, loss_fn: LossFn, progress: bool
 ) -> dict[str, float]:
-    """Train one epoch, validate, and return the epoch's logs: every History key (NaN where there is no value)."""
+    """Train one epoch, validate, and return the epoch's logs: every History key (NaN where there is no value).
+    Under MPI the metrics are those of all ranks' samples together."""
     lr = float(state.optimizer.param_groups[0]["lr"])
     start = time.perf_counter()
     with EpochBar(progress, _loader_length(train_loader), state.epoch + 1, state.epochs) as bar:
         totals = _train_epoch(state, train_loader, loss_fn, bar)
+    totals.sum_over_ranks()
     val_loss, val_acc = math.nan, math.nan
     if val_loader is not None:
-        val_loss, val_acc = evaluate(state.model, val_loader, loss_fn)
+        val = _evaluate_totals(state.model, val_loader, loss_fn)
+        val.sum_over_ranks()
+        if val.samples == 0:
+            raise _empty("fit: val_loader")
+        val_loss, val_acc = val.loss, val.accuracy
     logs = {"train_loss": totals.loss, "train_acc": totals.accuracy, "val_loss": val_loss, "val_acc": val_acc, "lr": lr}
     logs["epoch_time"] = time.perf_counter() - start
     return logs
@@ -222,6 +244,7 @@ def _resume(state: FitState, resume: bool | str | os.PathLike) -> int:
     savers = [c for c in state.callbacks if isinstance(c, ckpt.ModelCheckpoint)]
     path = ckpt.resolve_resume(resume, savers[0].directory if savers else None)
     done = ckpt.restore(state, ckpt.load_checkpoint(path))
+    ranks.check_same_epoch(done, path)
     state.say(f"Resuming from {path} (epoch {done} done)")
     return done
 
@@ -263,9 +286,18 @@ def fit(
         that folder's latest). The run then goes on to ``epochs`` epochs in all, ending with the same weights as
         an uninterrupted run.
     progress: show a tqdm bar during each epoch (on stderr). print_fn: where the per-epoch lines go (None: quiet).
+
+    Under MPI (``minidl.distributed`` initialised with several ranks; every rank calls ``fit`` alike, with a
+    ``DistributedOptimizer`` and loaders holding each rank's share of the data): the epoch's metrics are those of
+    all ranks' samples; the bar, the lines and the checkpoint files come from rank 0 only (each checkpoint holds
+    every rank's random state); ``checkpoint_dir`` must be a folder every rank can read, and a run resumes with as
+    many ranks as it had.
     """
     _check_epochs(epochs)
     epochs = int(epochs)
+    ranks.warn_unless_distributed_optimizer(optimizer)
+    if not ranks.is_root():
+        progress, print_fn = False, None
     state = FitState(
         model=model,
         optimizer=optimizer,
