@@ -123,6 +123,10 @@ IMPLEMENTATIONS: dict[str, dict[str, str]] = {
     "dropout_mask": {
         "reference": "minidl_kernels.reference:dropout_mask",
     },
+    "nms": {
+        "reference": "minidl_kernels.reference:nms",
+        "numba": "minidl_kernels.numba.nms:nms",
+    },
 }
 
 _CUDA = "minidl_kernels.cuda"
@@ -145,6 +149,7 @@ CUDA_IMPLEMENTATIONS: dict[str, dict[str, str]] = {
     "batch_norm_backward": {"cuda": f"{_CUDA}.norm:batch_norm_backward"},
     "log_softmax": {"cuda": f"{_CUDA}.softmax:log_softmax"},
     "dropout_mask": {"cuda": f"{_CUDA}.random:dropout_mask"},
+    "nms": {"cuda": f"{_CUDA}.nms:nms"},
 }
 
 BY_DEVICE: dict[str, dict[str, dict[str, str]]] = {"cpu": IMPLEMENTATIONS, "cuda": CUDA_IMPLEMENTATIONS}

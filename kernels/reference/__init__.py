@@ -8,6 +8,7 @@ from minidl_kernels.reference.depthwise import (
     depthwise_conv2d_forward,
 )
 from minidl_kernels.reference.mask import keep_where
+from minidl_kernels.reference.nms import nms
 from minidl_kernels.reference.norm import batch_norm_backward, batch_norm_forward
 from minidl_kernels.reference.pool import (
     avg_pool2d_backward,
@@ -31,7 +32,7 @@ __all__ = [
     "avg_pool2d_backward", "avg_pool2d_forward", "batch_norm_backward", "batch_norm_forward", "check_scatter_args",
     "col2im", "conv_output_size", "depthwise_conv2d_backward_input", "depthwise_conv2d_backward_weight",
     "depthwise_conv2d_forward", "dropout_mask", "erf", "gemm", "im2col", "keep_where", "log_softmax", "matmul",
-    "max_pool2d_backward", "max_pool2d_forward", "scatter_add", "scatter_index_error",
+    "max_pool2d_backward", "max_pool2d_forward", "nms", "scatter_add", "scatter_index_error",
     "winograd_filter_transform", "winograd_filter_transform_adjoint", "winograd_input_transform",
     "winograd_output_transform", "winograd_output_transform_adjoint",
 ]  # fmt: skip

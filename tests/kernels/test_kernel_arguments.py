@@ -102,7 +102,19 @@ GOOD: dict[str, list[Args]] = {
     ],
     "winograd_output_transform": [lambda: (_normal(36, 3, 8), 4, (2, 3, 6, 7)), lambda: (_normal(16, 2, 6), 2, WG)],
     "winograd_output_transform_adjoint": [lambda: (_normal(2, 3, 6, 7), 4), lambda: (_normal(*WG), 2)],
+    "nms": [
+        lambda: (_boxes(9), _normal(9), 0.3),
+        lambda: (_boxes(5, np.float32), _normal(5, dtype=np.float32), 1),
+        lambda: (_boxes(0), _normal(0), 0.5),
+    ],
 }
+
+
+def _boxes(n: int, dtype=np.float64) -> np.ndarray:
+    """n xyxy boxes of sides 1 to 3 in a 6 x 6 square, so that some overlap."""
+    corners = np.abs(_normal(n, 4)) * 2
+    corners[:, 2:] = corners[:, :2] + 1 + np.abs(corners[:, 2:]) / 2
+    return corners.astype(dtype)
 
 
 def _scatter(out=(4,), index=(0, 2), src=None, index_dtype=np.int64, dtype=np.float64) -> Args:
@@ -452,6 +464,18 @@ BAD: dict[str, dict[str, tuple[type, Args]]] = {
             TypeError,
             lambda: (_normal(2, 3, 4), _normal(2, 3, 4), None, np.zeros(3), np.ones(3, np.int64)),
         ),
+    },
+    "nms": {
+        "boxes of five columns": (ValueError, lambda: (_normal(4, 5), _normal(4), 0.5)),
+        "1-D boxes": (ValueError, lambda: (_normal(4), _normal(1), 0.5)),
+        "int boxes": (TypeError, lambda: (np.ones((3, 4), np.int64), np.ones(3, np.int64), 0.5)),
+        "a score per coordinate": (ValueError, lambda: (_boxes(3), _normal(3, 4), 0.5)),
+        "fewer scores than boxes": (ValueError, lambda: (_boxes(3), _normal(2), 0.5)),
+        "scores of another dtype": (TypeError, lambda: (_boxes(3), _normal(3, dtype=np.float32), 0.5)),
+        "list boxes": (TypeError, lambda: (_boxes(3).tolist(), _normal(3), 0.5)),
+        "threshold None": (TypeError, lambda: (_boxes(3), _normal(3), None)),
+        "threshold True": (TypeError, lambda: (_boxes(3), _normal(3), True)),
+        "threshold NaN": (ValueError, lambda: (_boxes(3), _normal(3), float("nan"))),
     },
 }
 
