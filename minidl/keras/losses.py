@@ -26,7 +26,7 @@ def classes_on_axis_1(x: Tensor) -> Tensor:
 
 
 def _shape(shape: tuple) -> str:
-    return "(" + ", ".join("N" if i == 0 else str(d) for i, d in enumerate(shape)) + ")"
+    return "(" + ", ".join("N" if i == 0 else str(d) for i, d in enumerate(shape)) + (",)" if len(shape) == 1 else ")")
 
 
 def _same_shape_targets(y: np.ndarray, output_shape: tuple, name: str) -> np.ndarray:
