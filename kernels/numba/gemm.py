@@ -1,147 +1,335 @@
-"""GEMM in Numba: C = A @ B, blocked for the caches, with a register-blocked micro-kernel that LLVM vectorises.
+"""GEMM in Numba: C = A @ B for one pair of matrices or a batch, blocked for the caches around a register-blocked
+micro-kernel (the GotoBLAS / BLIS scheme).
 
-How it is built (the GotoBLAS / BLIS scheme, adapted to what Numba's compiler does well):
+- **Micro-kernel.** A tile of ``MR x NR`` values of C lives in vector registers for a whole K-block: each step p
+  loads one row of a packed B panel (``NR`` values, two 32-byte vectors), broadcasts ``MR`` values of a packed A
+  panel, and does ``MR`` vector multiply-adds. With ``MR = 6`` and ``NR = 16`` float32 (8 float64) that is the
+  12-accumulator AVX2 kernel of the BLAS libraries: 12 FMAs per 2 loads and 6 broadcasts. Numba cannot say "a
+  vector of 8 floats" in Python and its compiler leaves LLVM's SLP vectoriser off, so the scalar form of this
+  kernel stays scalar; ``_tile`` therefore builds it in LLVM IR through ``numba.extending.intrinsic`` (vector
+  types, ``llvm.fmuladd``, which becomes ``vfmadd231ps`` with FMA and a multiply and an add without). The tile is
+  written in 64-byte rows, so on AVX-512 each row is one register and on NEON four.
+- **Packing.** Per K-block, A is copied into panels of ``MR`` rows and B into panels of ``NR`` columns, each stored
+  with its short side running fastest, so that the micro-kernel reads two contiguous streams. Rows and columns
+  past the edge are packed as zeros; the edge tiles of C go through a small scratch tile.
+- **Cache blocking.** K is cut into equal blocks of at most ``KC`` steps (a B micro-panel, ``KC x NR``, stays in
+  the 32 KiB L1 while a block of A panels, ``A_BLOCK_BYTES``, streams from L2 past it); N into blocks whose
+  packed B (``B_BLOCK_BYTES``) stays in L3. The blocks of A panels are split between threads (``prange``).
+- **Batches.** The driver takes stacks of matrices; when every product shares one A (the weights of a
+  convolution against each image's columns), A is packed once and reused for the whole batch.
 
-- The product is cut into K-blocks of ``KC``. For each K-block, A is packed into micro-panels of ``MR`` rows and
-  B into micro-panels of ``NR`` columns, each panel stored with K running fastest, so that the micro-kernel reads
-  ``MR + NR`` contiguous streams. Rows and columns past the end are packed as zeros, so every tile is full.
-- The micro-kernel computes an ``MR x NR`` tile as ``MR * NR`` dot products of length ``kc`` that share their
-  loads: each step of k loads ``MR`` values of A and ``NR`` of B and does ``MR * NR`` multiply-adds on them.
-  LLVM's loop vectoriser turns the k loop into SIMD code (16 float32 lanes with AVX-512) with the
-  ``MR * NR`` accumulators held in vector registers; it needs ``fastmath`` reassociation for that, which only
-  changes the order of the sums. (The textbook outer-product micro-kernel, with scalar accumulators, stays
-  scalar here: Numba leaves LLVM's SLP vectoriser off, and only the loop vectoriser runs.) At the end of a tile
-  each accumulator is summed across its lanes, a cost that ``KC`` amortises.
-- Loops: for each K-block, for each block of ``NCP`` B panels (sized to stay in L2), the row panels of A are
-  split across threads (``prange``) and each A panel (in L1) meets every B panel of the block. A transposing
-  pack (B when it is row-major, A when it is column-major) reads ``GROUP`` panels' worth of each source row at
-  once, so that every cache line it loads is used whole.
+Measured on the development machine (AMD EPYC Zen 3, AVX2, 1 thread), float32, against OpenBLAS through NumPy:
+~95-100% of its GFLOP/s on square products from 256 to 2048; ``python -m benchmarks gemm`` gives the table with
+the convolution shapes.
 
-Measured on one Zen 4 core (the 2-vCPU AMD EPYC development machine, AVX-512), float32, against OpenBLAS through
-NumPy: about 75-80% of its GFLOP/s at 1024 x 1024, ~70% at 512, ~60% at 256 (where K = 256 leaves the horizontal
-sums less work to hide behind), ~80% on a ResNet 3x3 convolution's 64 x 576 @ 576 x 1024. ``python -m benchmarks
-gemm`` measures it.
-
-Inputs may have any strides: a C- or F-contiguous operand is packed straight from its memory, any other view is
-first copied to a C-contiguous array (a cost of O(M K + K N) against the O(M N K) product).
+Inputs may have any strides: each matrix of a stack is packed straight from memory when it is C- or F-contiguous
+(a flag says "transposed"), any other view is first copied (O(M K + K N) against the O(M N K) product).
 """
 
+from __future__ import annotations
+
+import numba
 import numpy as np
+from llvmlite import ir
 from minidl_kernels.reference.conv import check_gemm_args
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
-MR = 4  # rows of A per micro-panel
-NR = 4  # columns of B per micro-panel (the packing code assumes MR == NR)
-KC = 1024  # K-block: the length of the dot products between two horizontal sums
-NCP = 16  # B micro-panels per L2 block: NCP * NR * KC values (256 KiB of float32; L2 is 1 MiB here)
-GROUP = 8  # panels packed together: a transposing pack reads GROUP * NR neighbours of each row of x
+MR = 6  # rows of a tile of C: MR x 2 accumulator vectors = 12 of AVX2's 16 registers, 4 left for B and A
+TILE_ROW_BYTES = 64  # one row of a tile of C and of a packed B panel: NR = 16 float32 or 8 float64
+KC = 512  # most K steps per block: a packed B micro-panel, KC x 64 bytes, fills at most a 32 KiB L1
+A_BLOCK_BYTES = 288 * 1024  # packed A panels met by each B micro-panel: held in L2 (512 KiB per core here)
+B_BLOCK_BYTES = 8 * 1024 * 1024  # packed B block met by every A block: held in L3 (32 MiB here)
+
+# The intrinsics below are compiled into the functions that call them: they live in this file so that Numba's
+# on-disk cache, which checks only the caller's source file, sees any change to them.
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
-def _micro_kernel(kc, ap, bp, c, i0, j0):  # pragma: no cover - compiled
-    """c[i0:i0+4, j0:j0+4] += ap[:, :kc] @ bp[:, :kc].T, where ap is (4, kc) and bp is (4, kc), both C-contiguous."""
-    c00, c01, c02, c03 = c[i0, j0], c[i0, j0 + 1], c[i0, j0 + 2], c[i0, j0 + 3]
-    c10, c11, c12, c13 = c[i0 + 1, j0], c[i0 + 1, j0 + 1], c[i0 + 1, j0 + 2], c[i0 + 1, j0 + 3]
-    c20, c21, c22, c23 = c[i0 + 2, j0], c[i0 + 2, j0 + 1], c[i0 + 2, j0 + 2], c[i0 + 2, j0 + 3]
-    c30, c31, c32, c33 = c[i0 + 3, j0], c[i0 + 3, j0 + 1], c[i0 + 3, j0 + 2], c[i0 + 3, j0 + 3]
-    for p in range(kc):
-        a0, a1, a2, a3 = ap[0, p], ap[1, p], ap[2, p], ap[3, p]
-        b0, b1, b2, b3 = bp[0, p], bp[1, p], bp[2, p], bp[3, p]
-        c00 += a0 * b0
-        c01 += a0 * b1
-        c02 += a0 * b2
-        c03 += a0 * b3
-        c10 += a1 * b0
-        c11 += a1 * b1
-        c12 += a1 * b2
-        c13 += a1 * b3
-        c20 += a2 * b0
-        c21 += a2 * b1
-        c22 += a2 * b2
-        c23 += a2 * b3
-        c30 += a3 * b0
-        c31 += a3 * b1
-        c32 += a3 * b2
-        c33 += a3 * b3
-    c[i0, j0], c[i0, j0 + 1], c[i0, j0 + 2], c[i0, j0 + 3] = c00, c01, c02, c03
-    c[i0 + 1, j0], c[i0 + 1, j0 + 1], c[i0 + 1, j0 + 2], c[i0 + 1, j0 + 3] = c10, c11, c12, c13
-    c[i0 + 2, j0], c[i0 + 2, j0 + 1], c[i0 + 2, j0 + 2], c[i0 + 2, j0 + 3] = c20, c21, c22, c23
-    c[i0 + 3, j0], c[i0 + 3, j0 + 1], c[i0 + 3, j0 + 2], c[i0 + 3, j0 + 3] = c30, c31, c32, c33
+def panel_width(itemsize: int) -> int:
+    """NR, the columns of a tile of C (and of a packed B panel) for elements of ``itemsize`` bytes."""
+    return TILE_ROW_BYTES // itemsize
+
+
+def _vector(context, dtype) -> tuple[ir.VectorType, int]:
+    """The LLVM vector of one tile row for ``dtype`` and the element size in bytes."""
+    element = context.get_data_type(dtype)
+    itemsize = context.get_abi_sizeof(element)
+    return ir.VectorType(element, panel_width(itemsize)), itemsize
+
+
+def _intp(context, builder, value, ty):
+    return context.cast(builder, value, ty, types.intp)
+
+
+def _float_arrays(*arrays) -> bool:
+    return all(isinstance(x, types.Array) and x.dtype in (types.float32, types.float64) for x in arrays)
+
+
+@intrinsic
+def _panel_width(typingctx, x):
+    """NR for x's dtype, as a compile-time constant."""
+    if not _float_arrays(x):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return context.get_constant(types.intp, panel_width(x.dtype.bitwidth // 8))
+
+    return types.intp(x), codegen
+
+
+@intrinsic
+def _tile(typingctx, kc, a_pack, a_start, b_pack, b_start, c, row, col, overwrite):
+    """C[row : row + MR, col : col + NR] = (or +=, unless ``overwrite``) Ap @ Bp, where Ap (MR, kc) and
+    Bp (kc, NR) are packed panels: Ap[i, p] = a_pack[a_start + p * MR + i], Bp[p, j] = b_pack[b_start + p * NR + j].
+    a_pack, b_pack: 1-D; c: 2-D with contiguous rows; the tile must lie inside c."""
+    if not (_float_arrays(a_pack, b_pack, c) and a_pack.dtype == b_pack.dtype == c.dtype and c.ndim == 2):
+        return None
+    sig = types.void(kc, a_pack, a_start, b_pack, b_start, c, row, col, overwrite)
+
+    def codegen(context, builder, signature, args):
+        kc_t, ap_t, a0_t, bp_t, b0_t, c_t, row_t, col_t, _ = signature.args
+        kc_v, ap_v, a0_v, bp_v, b0_v, c_v, row_v, col_v, overwrite_v = args
+        vec, itemsize = _vector(context, c_t.dtype)
+        nr = vec.count
+        intp = context.get_value_type(types.intp)
+        a_ptr = builder.gep(
+            context.make_array(ap_t)(context, builder, ap_v).data, [_intp(context, builder, a0_v, a0_t)]
+        )
+        b_ptr = builder.gep(
+            context.make_array(bp_t)(context, builder, bp_v).data, [_intp(context, builder, b0_v, b0_t)]
+        )
+        c_arr = context.make_array(c_t)(context, builder, c_v)
+        row_v, col_v = _intp(context, builder, row_v, row_t), _intp(context, builder, col_v, col_t)
+        c_rows = [
+            builder.bitcast(
+                cgutils.get_item_pointer(
+                    context, builder, c_t, c_arr, [builder.add(row_v, ir.Constant(intp, i)), col_v]
+                ),
+                vec.as_pointer(),
+            )
+            for i in range(MR)
+        ]
+        i8_ptr, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        # C is read and written once per K-block: start fetching its lines now, use them after the loop.
+        prefetch = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8_ptr, i32, i32, i32]), "llvm.prefetch.p0i8"
+        )
+        for ptr in c_rows:
+            builder.call(
+                prefetch, [builder.bitcast(ptr, i8_ptr), ir.Constant(i32, 1), ir.Constant(i32, 3), ir.Constant(i32, 1)]
+            )
+        # Accumulators in stack slots: LLVM promotes them to registers.
+        accumulators = [cgutils.alloca_once_value(builder, ir.Constant(vec, None)) for _ in range(MR)]
+        muladd = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vec, [vec, vec, vec]), f"llvm.fmuladd.v{nr}f{8 * itemsize}"
+        )
+        splat_mask = ir.Constant(ir.VectorType(i32, nr), [0] * nr)
+        undef = ir.Constant(vec, ir.Undefined)
+        with cgutils.for_range(builder, _intp(context, builder, kc_v, kc_t)) as loop:
+            b_row = builder.gep(b_ptr, [builder.mul(loop.index, ir.Constant(intp, nr))])
+            b = builder.load(builder.bitcast(b_row, vec.as_pointer()), align=itemsize)
+            a_col = builder.gep(a_ptr, [builder.mul(loop.index, ir.Constant(intp, MR))])
+            for i, acc in enumerate(accumulators):
+                a = builder.load(builder.gep(a_col, [ir.Constant(intp, i)]))
+                a = builder.shuffle_vector(builder.insert_element(undef, a, ir.Constant(i32, 0)), undef, splat_mask)
+                builder.store(builder.call(muladd, [a, b, builder.load(acc)]), acc)
+        with builder.if_else(context.cast(builder, overwrite_v, signature.args[8], types.boolean)) as (store, add):
+            with store:
+                for acc, ptr in zip(accumulators, c_rows):
+                    builder.store(builder.load(acc), ptr, align=itemsize)
+            with add:
+                for acc, ptr in zip(accumulators, c_rows):
+                    builder.store(
+                        builder.fadd(builder.load(acc), builder.load(ptr, align=itemsize)), ptr, align=itemsize
+                    )
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _copy_row(typingctx, dst, start, src, row, col):
+    """dst[start : start + NR] = src[row, col : col + NR] as one vector load and store. dst: 1-D; src: 2-D with
+    contiguous rows."""
+    if not (_float_arrays(dst, src) and dst.dtype == src.dtype and src.ndim == 2):
+        return None
+    sig = types.void(dst, start, src, row, col)
+
+    def codegen(context, builder, signature, args):
+        dst_t, start_t, src_t, row_t, col_t = signature.args
+        dst_v, start_v, src_v, row_v, col_v = args
+        vec, itemsize = _vector(context, src_t.dtype)
+        index = [_intp(context, builder, row_v, row_t), _intp(context, builder, col_v, col_t)]
+        source = cgutils.get_item_pointer(
+            context, builder, src_t, context.make_array(src_t)(context, builder, src_v), index
+        )
+        target = builder.gep(
+            context.make_array(dst_t)(context, builder, dst_v).data, [_intp(context, builder, start_v, start_t)]
+        )
+        value = builder.load(builder.bitcast(source, vec.as_pointer()), align=itemsize)
+        builder.store(value, builder.bitcast(target, vec.as_pointer()), align=itemsize)
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(cache=True)
-def _pack_group(x, transposed, rows, pc, kc, panels, g):  # pragma: no cover - compiled
-    """Pack the panels q of group g (g * GROUP <= q < (g + 1) * GROUP, those that exist):
-    panels[q, r, p] = X[q * W + r, pc + p], where X (rows x K) is x, or x.T when ``transposed``; rows of X past
-    ``rows`` are packed as zeros. W (the panel width) is MR = NR."""
-    q0, q1 = g * GROUP, min((g + 1) * GROUP, panels.shape[0])
-    full = min(q1, rows // NR)  # the panels q0 <= q < full lie inside X
-    if transposed:  # X[i, p] = x[p, i]: read x row by row, GROUP * NR neighbours at a time
+def _pack_a(a, transposed, i0, rows, p0, kc, out, start):  # pragma: no cover - compiled
+    """Rows i0 <= i < i0 + rows of A (a, or a.T when ``transposed``), K steps p0 <= p < p0 + kc, as panels of MR
+    rows: out[start + q * MR * kc + p * MR + r] = A[i0 + q * MR + r, p0 + p], zeros past the last row."""
+    full = rows // MR
+    for q in range(full):
+        base, i = start + q * MR * kc, i0 + q * MR
+        if transposed:
+            for p in range(kc):
+                for r in range(MR):
+                    out[base + p * MR + r] = a[p0 + p, i + r]
+        else:
+            for p in range(kc):
+                for r in range(MR):
+                    out[base + p * MR + r] = a[i + r, p0 + p]
+    if full * MR < rows:
+        base, i, left = start + full * MR * kc, i0 + full * MR, rows - full * MR
         for p in range(kc):
-            for q in range(q0, full):
-                for r in range(NR):
-                    panels[q, r, p] = x[pc + p, q * NR + r]
+            for r in range(MR):
+                if r >= left:
+                    out[base + p * MR + r] = 0
+                elif transposed:
+                    out[base + p * MR + r] = a[p0 + p, i + r]
+                else:
+                    out[base + p * MR + r] = a[i + r, p0 + p]
+
+
+@njit(cache=True)
+def _pack_b(b, transposed, j0, cols, p0, kc, out):  # pragma: no cover - compiled
+    """Columns j0 <= j < j0 + cols of B (b, or b.T when ``transposed``), K steps p0 <= p < p0 + kc, as panels of NR
+    columns: out[q * kc * NR + p * NR + j] = B[p0 + p, j0 + q * NR + j], zeros past the last column."""
+    nr = _panel_width(out)
+    full = cols // nr
+    if transposed:  # B[p, j] = b[j, p]: read b's rows, write with a stride of NR
+        for q in range(full):
+            base, j = q * nr * kc, j0 + q * nr
+            for jj in range(nr):
+                for p in range(kc):
+                    out[base + p * nr + jj] = b[j + jj, p0 + p]
     else:
-        for q in range(q0, full):
-            for r in range(NR):
-                for p in range(kc):
-                    panels[q, r, p] = x[q * NR + r, pc + p]
-    for q in range(max(q0, full), q1):  # the last panel, cut by the edge of X
-        for r in range(NR):
-            i = q * NR + r
-            if i >= rows:
-                for p in range(kc):
-                    panels[q, r, p] = 0
-            elif transposed:
-                for p in range(kc):
-                    panels[q, r, p] = x[pc + p, i]
+        for p in range(kc):
+            for q in range(full):
+                _copy_row(out, q * nr * kc + p * nr, b, p0 + p, j0 + q * nr)
+    if full * nr < cols:
+        base, j, left = full * nr * kc, j0 + full * nr, cols - full * nr
+        for p in range(kc):
+            for jj in range(nr):
+                if jj >= left:
+                    out[base + p * nr + jj] = 0
+                elif transposed:
+                    out[base + p * nr + jj] = b[j + jj, p0 + p]
+                else:
+                    out[base + p * nr + jj] = b[p0 + p, j + jj]
+
+
+@njit(cache=True)
+def _put_edge(tile, c, i0, j0, rows, cols, overwrite):  # pragma: no cover - compiled
+    """c[i0 : i0 + rows, j0 : j0 + cols] = (or +=) tile[:rows, :cols]: a tile cut by the edge of C."""
+    for r in range(rows):
+        for j in range(cols):
+            if overwrite:
+                c[i0 + r, j0 + j] = tile[r, j]
             else:
-                for p in range(kc):
-                    panels[q, r, p] = x[i, pc + p]
+                c[i0 + r, j0 + j] += tile[r, j]
 
 
 @njit(cache=True, parallel=True)
-def _gemm(a, ta, b, tb, m, n, k, c):  # pragma: no cover - compiled
-    """c (zeros, padded to whole tiles) += A @ B, where A is a (or a.T if ta) and B is b (or b.T if tb)."""
-    n_ap, n_bp = c.shape[0] // MR, c.shape[1] // NR
-    n_ag, n_bg = (n_ap + GROUP - 1) // GROUP, (n_bp + GROUP - 1) // GROUP
-    kb = min(KC, k)
-    ap = np.empty((n_ap, MR, kb), c.dtype)
-    bp = np.empty((n_bp, NR, kb), c.dtype)
-    for pc in range(0, k, KC):
-        kc = min(KC, k - pc)
-        # A is the logical (M, K) matrix; B^T the logical (N, K) one: B is packed transposed. (Packing is a few
-        # percent of the time; in a prange it would double the compile time, so it runs on one thread.)
-        for g in range(n_ag):
-            _pack_group(a, ta, m, pc, kc, ap, g)
-        for g in range(n_bg):
-            _pack_group(b, not tb, n, pc, kc, bp, g)
-        for jc in range(0, n_bp, NCP):
-            for ip in prange(n_ap):
-                for jp in range(jc, min(jc + NCP, n_bp)):
-                    _micro_kernel(kc, ap[ip], bp[jp], c, ip * MR, jp * NR)
+def _gemm(a, ta, b, tb, c, kc, mc, nc):  # pragma: no cover - compiled
+    """c[i] = A[i] @ B[i] for each i < c.shape[0], where A[i] is a[i] (a.T-wise: a[i].T if ta) and likewise B; a and
+    b hold either one matrix (shared by the batch) or one per product. kc, mc, nc: the block sizes (``blocking``)."""
+    batch, m, n = c.shape
+    k = a.shape[1] if ta else a.shape[2]
+    nr = _panel_width(c)
+    mp = (m + MR - 1) // MR * MR
+    k_blocks, m_blocks = (k + kc - 1) // kc, (m + mc - 1) // mc
+    shared_a = a.shape[0] == 1
+    a_pack = np.empty(k_blocks * mp * kc, c.dtype)  # A packed whole: once for a shared A, once per product else
+    b_pack = np.empty(kc * min(nc, (n + nr - 1) // nr * nr), c.dtype)
+    for bi in range(batch):
+        a_i, b_i, c_i = a[0 if shared_a else bi], b[0 if b.shape[0] == 1 else bi], c[bi]
+        for jc in range(0, n, nc):
+            n_cur = min(nc, n - jc)
+            for kb in range(k_blocks):
+                pc = kb * kc
+                k_cur = min(kc, k - pc)
+                first = kb == 0
+                pack_a = jc == 0 and (bi == 0 or not shared_a)
+                _pack_b(b_i, tb, jc, n_cur, pc, k_cur, b_pack)
+                for ib in prange(m_blocks):
+                    ic = ib * mc
+                    m_cur = min(mc, m - ic)
+                    a_start = kb * mp * kc + ic * k_cur
+                    if pack_a:
+                        _pack_a(a_i, ta, ic, m_cur, pc, k_cur, a_pack, a_start)
+                    tile = np.empty((MR, nr), c.dtype)
+                    for jr in range(0, n_cur, nr):
+                        cols = min(nr, n_cur - jr)
+                        for i_r in range(0, m_cur, MR):
+                            rows = min(MR, m_cur - i_r)
+                            a0, b0 = a_start + i_r * k_cur, jr * k_cur
+                            if rows == MR and cols == nr:
+                                _tile(k_cur, a_pack, a0, b_pack, b0, c_i, ic + i_r, jc + jr, first)
+                            else:
+                                _tile(k_cur, a_pack, a0, b_pack, b0, tile, 0, 0, True)
+                                _put_edge(tile, c_i, ic + i_r, jc + jr, rows, cols, first)
 
 
-def _as_c_contiguous(x: np.ndarray) -> tuple[np.ndarray, bool]:
-    """(y, transposed) with y C-contiguous and x == (y.T if transposed else y), copying only when x is neither
-    C- nor F-contiguous."""
+def blocking(m: int, n: int, k: int, itemsize: int, threads: int = 1) -> tuple[int, int, int]:
+    """Block sizes (kc, mc, nc) for an (M, K) @ (K, N) product: K in equal blocks of at most KC steps (no short
+    last block), M in equal blocks of whole panels of about A_BLOCK_BYTES packed (at least one per thread while
+    there are panels), N in blocks of whole panels of about B_BLOCK_BYTES packed."""
+    kc = _ceil_div(k, _ceil_div(k, KC))
+    mc = max(MR, A_BLOCK_BYTES // (kc * itemsize) // MR * MR)
+    blocks = max(_ceil_div(m, mc), min(threads, _ceil_div(m, MR)))
+    mc = _ceil_div(_ceil_div(m, blocks), MR) * MR
+    nr = panel_width(itemsize)
+    nc = max(nr, B_BLOCK_BYTES // (kc * itemsize) // nr * nr)
+    return kc, mc, nc
+
+
+def _ceil_div(x: int, y: int) -> int:
+    return -(-x // y)
+
+
+def _c_stack(x: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(y, transposed) with y C-contiguous, (count, rows, cols), and x == (y.swapaxes(1, 2) if transposed else y),
+    for x (count, rows, cols); copies only when x's matrices are neither C- nor F-contiguous."""
     if x.flags.c_contiguous:
         return x, False
-    if x.flags.f_contiguous:
-        return x.T, True
+    swapped = x.swapaxes(1, 2)
+    if swapped.flags.c_contiguous:
+        return swapped, True
     return np.ascontiguousarray(x), False
+
+
+def gemm_stacked(a: np.ndarray, b: np.ndarray, out: np.ndarray, blocks: tuple[int, int, int] | None = None) -> None:
+    """out[i] = a[i or 0] @ b[i or 0] for every i: a (1 or B, M, K), b (1 or B, K, N), out (B, M, N) C-contiguous, one
+    float dtype, any strides for a and b (a stack of 1 is shared by the batch). ``blocks``: (kc, mc, nc) instead of
+    ``blocking``'s choice (tests use tiny blocks to cross every edge). Arguments are not checked: callers do."""
+    _, m, n = out.shape
+    k = a.shape[2]
+    if out.size == 0:
+        return
+    if k == 0:
+        out[...] = 0
+        return
+    a, ta = _c_stack(a)
+    b, tb = _c_stack(b)
+    kc, mc, nc = blocks or blocking(m, n, k, out.itemsize, numba.get_num_threads())
+    _gemm(a, ta, b, tb, out, kc, mc, nc)
 
 
 def gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The matrix product a @ b. a: (M, K), b: (K, N), any strides, both float32 or both float64 ->
     (M, N), C-contiguous."""
     check_gemm_args(a, b)
-    (m, k), n = a.shape, b.shape[1]
-    if m == 0 or n == 0 or k == 0:
-        return np.zeros((m, n), dtype=a.dtype)
-    mp, np_ = -(-m // MR) * MR, -(-n // NR) * NR
-    c = np.zeros((mp, np_), dtype=a.dtype)
-    a, ta = _as_c_contiguous(a)
-    b, tb = _as_c_contiguous(b)
-    _gemm(a, ta, b, tb, m, n, k, c)
-    return c if (mp, np_) == (m, n) else np.ascontiguousarray(c[:m, :n])
+    out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+    gemm_stacked(a[None], b[None], out[None])
+    return out

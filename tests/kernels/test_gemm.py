@@ -1,4 +1,5 @@
-"""gemm: the Numba kernel against np.matmul, at sizes 1, primes and past one block, with any input strides."""
+"""gemm: the Numba kernel against np.matmul, at sizes 1, primes and past one block, with any input strides; its
+stacked driver with tiny blocks, so that small matrices cross every block edge."""
 
 import importlib
 
@@ -51,6 +52,7 @@ def test_every_implementation_is_there():
 
 SIZES = st.sampled_from([1, 2, 3, 4, 5, 7, 13, 31, 64, 67, 131])
 LAYOUTS = st.sampled_from(["c", "c", "fortran", "strided", "reversed"])
+STACK_LAYOUTS = st.sampled_from(["c", "fortran", "strided"])
 
 
 @pytest.mark.parametrize("gemm", COMPILED)
@@ -72,7 +74,7 @@ def test_matches_matmul(gemm, dtype, m, k, n, a_layout, b_layout, seed):
         (1, 1, 1),
         (1, 1031, 1),  # K past one K-block, dot products of a row and a column
         (5, 2100, 3),  # K over two K-blocks plus a remainder
-        (67, 300, 601),  # N over several L2 blocks of B, M and N not whole tiles
+        (67, 300, 601),  # M and N not whole tiles
         (64, 576, 1024),  # a ResNet 3x3 convolution of one image: weights @ cols
         (256, 256, 256),
     ],
@@ -86,9 +88,51 @@ def test_sizes_past_a_block(gemm, dtype, m, k, n):
 
 
 def test_block_sizes_are_exercised():
-    # The sizes above cross the blocking of the Numba kernel: keep them in step if the blocks change.
+    # The sizes above cross the K-blocking and the tile edges: keep them in step if the blocks change.
     g = numba_gemm_module
-    assert 2100 > 2 * g.KC and 601 > g.NCP * g.NR and 67 % g.MR and 601 % g.NR
+    assert 1031 > 2 * g.KC and 2100 > 4 * g.KC and 67 % g.MR and 601 % g.panel_width(4) and 601 % g.panel_width(8)
+
+
+@pytest.mark.parametrize(("m", "n", "k"), [(1, 1, 1), (1024, 1024, 1024), (64, 32768, 576), (577, 17, 1025)])
+@pytest.mark.parametrize("itemsize", [4, 8])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_blocking(m, n, k, itemsize, threads):
+    g = numba_gemm_module
+    kc, mc, nc = g.blocking(m, n, k, itemsize, threads)
+    k_blocks, m_blocks = -(-k // kc), -(-m // mc)
+    assert kc <= g.KC and k_blocks == -(-k // g.KC) and k_blocks * kc - k < k_blocks  # equal K-blocks
+    assert mc % g.MR == 0 and m_blocks >= min(threads, -(-m // g.MR)) and m_blocks * mc - m < m_blocks * g.MR
+    assert nc % g.panel_width(itemsize) == 0
+
+
+def _stack(x, layout, rng):
+    """x (count, R, C) with each matrix C-contiguous, F-contiguous (transposed in memory) or strided."""
+    if layout == "fortran":
+        return np.ascontiguousarray(x.swapaxes(1, 2)).swapaxes(1, 2)
+    if layout == "strided":
+        view = rng.standard_normal((x.shape[0], 2 * x.shape[1], 3 * x.shape[2])).astype(x.dtype)[:, ::2, ::3]
+        view[...] = x
+        return view
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(max_examples=25, deadline=None)
+@given(
+    m=st.integers(1, 29), k=st.integers(1, 23), n=st.integers(1, 41), count=st.sampled_from([1, 3]),
+    shared=st.sampled_from(["none", "a", "b"]), a_layout=STACK_LAYOUTS, b_layout=STACK_LAYOUTS,
+    kc=st.sampled_from([1, 3, 8]), mc_panels=st.sampled_from([1, 2]), nc_panels=st.sampled_from([1, 2]),
+    seed=st.integers(0, 2**32 - 1),
+)  # fmt: skip
+def test_stacked_with_tiny_blocks(dtype, m, k, n, count, shared, a_layout, b_layout, kc, mc_panels, nc_panels, seed):
+    g, rng = numba_gemm_module, np.random.default_rng(seed)
+    a = rng.standard_normal((1 if shared == "a" else count, m, k)).astype(dtype)
+    b = rng.standard_normal((1 if shared == "b" else count, k, n)).astype(dtype)
+    out = np.full((count, m, n), np.nan, dtype)
+    blocks = (kc, mc_panels * g.MR, nc_panels * g.panel_width(out.itemsize))
+    g.gemm_stacked(_stack(a, a_layout, rng), _stack(b, b_layout, rng), out, blocks)
+    for i in range(count):
+        _check(out[i], a[min(i, len(a) - 1)], b[min(i, len(b) - 1)])
 
 
 @pytest.mark.parametrize("gemm", IMPLS)

@@ -34,3 +34,36 @@ def test_matches_the_reference(impl, dtype, m, k, n, batch_a, batch_b, seed):
     assert got.shape == expected.shape
     tol = 1e-5 * np.sqrt(k) if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
+
+
+def _transposed_in_memory(x):
+    """The same values with each matrix F-contiguous (as a swapaxes view leaves it)."""
+    return np.ascontiguousarray(x.swapaxes(-1, -2)).swapaxes(-1, -2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("a_shape", "b_shape"),
+    [((3, 7, 5), (5, 9)), ((7, 5), (3, 5, 9)), ((2, 3, 7, 5), (1, 3, 5, 9)), ((1, 7, 5), (2, 1, 5, 9))],
+    ids=["batch-of-a", "shared-a", "both-batched", "broadcast-b"],
+)
+@pytest.mark.parametrize("transposed", ["a", "b", "both"])
+def test_numba_reads_transposed_batches(dtype, a_shape, b_shape, transposed):
+    rng = np.random.default_rng(len(a_shape) + len(b_shape))
+    a = rng.standard_normal(a_shape).astype(dtype)
+    b = rng.standard_normal(b_shape).astype(dtype)
+    a_in = _transposed_in_memory(a) if transposed in ("a", "both") else a
+    b_in = _transposed_in_memory(b) if transposed in ("b", "both") else b
+    got = _load("numba")(a_in, b_in)
+    assert got.flags.c_contiguous
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, _load("reference")(a, b), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize(
+    ("a_shape", "b_shape", "expected"),
+    [((0, 3, 4), (4, 5), (0, 3, 5)), ((2, 0, 4), (4, 5), (2, 0, 5)), ((2, 3, 0), (2, 0, 5), (2, 3, 5))],
+)
+def test_numba_empty_dimensions(a_shape, b_shape, expected):
+    got = _load("numba")(np.ones(a_shape, np.float32), np.ones(b_shape, np.float32))
+    assert got.shape == expected and got.dtype == np.float32 and not got.any()
