@@ -22,6 +22,8 @@ SUITES = {
     "gemm": "our Numba GEMM vs NumPy's BLAS, and im2col/col2im implementations",
     "models": "forward time of every minidl.models model vs the same network in PyTorch, and first calls",
     "training": "one LeNet-5 training epoch on MNIST (Adam, batch 64) vs PyTorch",
+    "steps": "CIFAR-shaped ResNet-18 and MobileNet v2: training step, inference (plain and fused), per-layer "
+    "algorithms, step memory, vs PyTorch",
 }
 
 
@@ -52,10 +54,10 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     args = parser.parse_args(argv)
     pin_threads(args.threads)
-    from benchmarks import gemm, kernels, models, ops, overhead, report, training
+    from benchmarks import gemm, kernels, models, ops, overhead, report, steps, training
 
     # Timed rounds per case without --repeat: the suite's own default (training: steady epochs), else 200.
-    default = {"models": models.DEFAULT_REPEAT, "training": training.DEFAULT_REPEAT}.get(args.suite, 200)
+    default = {"models": models.DEFAULT_REPEAT, "training": training.DEFAULT_REPEAT, "steps": 7}.get(args.suite, 200)
     repeat = args.repeat if args.repeat is not None else default
     from benchmarks.timing import pin_torch_threads
 
@@ -65,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         "ops": lambda: ops.run(repeat),
         "gemm": lambda: gemm.run(repeat),
         "models": lambda: models.run(repeat, models=args.models, fresh=args.fresh),
+        "steps": lambda: steps.run(repeat, models=args.models),
         "training": lambda: training.run(
             repeat,
             epochs_fraction=args.epochs_fraction,

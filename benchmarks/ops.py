@@ -273,10 +273,67 @@ def run(repeat: int) -> tuple[str, dict[str, Any]]:
     kernels, kernel_records = kernel_table(repeat)
     ceiling, ceiling_data = gemm_ceiling(repeat)
     memory, memory_records = memory_table()
-    text = "\n\n".join([speed, kernels, ceiling, memory])
+    layout, layout_records = layout_table(repeat)
+    text = "\n\n".join([speed, kernels, ceiling, memory, layout])
     return text, {
+        "layout": layout_records,
         "speed": speed_records,
         "kernels": kernel_records,
         "gemm_ceiling": ceiling_data,
         "memory": memory_records,
     }
+
+
+def _layout_candidates(x: np.ndarray, w: np.ndarray, g: np.ndarray, pad: int) -> dict[str, Callable[[], None]]:
+    """Forward + backward closures of one convolution, channels-first and channels-last, in both libraries."""
+    import torch
+
+    import minidl
+    import minidl.nn.functional as F
+
+    tx = torch.tensor(x, requires_grad=True)
+    tx_last = torch.tensor(x).to(memory_format=torch.channels_last).requires_grad_(True)
+    tw = torch.tensor(w, requires_grad=True)
+    tw_last = torch.tensor(w).to(memory_format=torch.channels_last).requires_grad_(True)
+    tg, tg_last = torch.tensor(g), torch.tensor(g).to(memory_format=torch.channels_last)
+    mx, mw, mg = minidl.tensor(x, requires_grad=True), minidl.tensor(w, requires_grad=True), minidl.tensor(g)
+    x_nhwc = minidl.tensor(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), requires_grad=True)
+    g_nhwc = minidl.tensor(np.ascontiguousarray(g.transpose(0, 2, 3, 1)))
+
+    def torch_first() -> None:
+        torch.nn.functional.conv2d(tx, tw, padding=pad).backward(tg)
+
+    def torch_last() -> None:
+        torch.nn.functional.conv2d(tx_last, tw_last, padding=pad).backward(tg_last)
+
+    def ours_first() -> None:
+        F.conv2d(mx, mw, padding=pad).backward(mg)
+
+    def ours_last() -> None:
+        F.conv2d(x_nhwc.permute(0, 3, 1, 2), mw, padding=pad).permute(0, 2, 3, 1).backward(g_nhwc)
+
+    return {"torch NCHW": torch_first, "torch NHWC": torch_last, "minidl NCHW": ours_first,
+            "minidl NHWC (permuted)": ours_last}  # fmt: skip
+
+
+def layout_table(repeat: int) -> tuple[str, list[dict[str, Any]]]:
+    """Channels-first (NCHW) against channels-last (NHWC) on the conv shapes, forward + backward: PyTorch with its
+    ``channels_last`` memory format, and minidl, whose kernels are NCHW, on an NHWC tensor permuted in and out (what a
+    channels-last model such as ``minidl.keras`` pays)."""
+    rows, records = [], []
+    rng = np.random.default_rng(0)
+    for name, kind, p in SHAPES:
+        if kind != "conv":
+            continue
+        x, w, _ = _inputs(kind, p, rng)
+        ho = p["h"] + 2 * p["padding"] - p["k"] + 1
+        g = rng.standard_normal((p["n"], p["cout"], ho, ho)).astype(np.float32)
+        candidates = _layout_candidates(x, w, g, p["padding"])
+        samples = time_alternating(candidates, repeat=_repeats(kind, p, repeat), warmup=2)
+        med = {k: summary(v)["median_s"] * 1e3 for k, v in samples.items()}
+        theirs, ours = med["torch NHWC"] / med["torch NCHW"], med["minidl NHWC (permuted)"] / med["minidl NCHW"]
+        rows.append([name] + [f"{med[k]:.2f}" for k in candidates] + [f"{theirs:.2f}×", f"{ours:.2f}×"])
+        records.append({"shape": name, "median_ms": med})
+    headers = ["conv fwd+bwd (float32)", "PyTorch NCHW ms", "PyTorch NHWC ms", "minidl NCHW ms",
+               "minidl NHWC (permuted) ms", "PyTorch NHWC / NCHW", "minidl NHWC / NCHW"]  # fmt: skip
+    return markdown_table(headers, rows), records

@@ -82,3 +82,29 @@ def test_cli_writes_markdown_and_json(tmp_path, monkeypatch):
 def test_training_worker_failure_is_reported_with_its_error(tmp_path):
     with pytest.raises(RuntimeError, match="minidl training worker exited"):
         training_bench.run(repeat=1, epochs_fraction=0.001, root=tmp_path)  # no MNIST files there
+
+
+def test_steps_suite_lists_each_layers_algorithm_and_steps_alike():
+    """The training-step benchmark pairs the same ResNet-18 on both sides (equal losses on its batch) and lists the
+    algorithm minidl picks per convolution (Winograd for the 64-channel 32×32 layers, im2col elsewhere)."""
+    import torch
+
+    import minidl
+    from benchmarks import steps
+
+    ours, theirs, _ = model_bench.build_pair(steps.STEP_SPECS["resnet18"])
+    layers = steps.conv_layers(ours, batch=2)
+    assert sum(layer["count"] for layer in layers) == 20  # 17 3×3, 3 1×1 downsample convolutions
+    by_shape = {(layer["input"][1:], layer["out_channels"], layer["kernel"]): layer["algorithm"] for layer in layers}
+    assert by_shape[((64, 32, 32), 64, (3, 3))] == "winograd4"
+    assert by_shape[((3, 32, 32), 64, (3, 3))] == "im2col"  # three input channels: Winograd does not pay
+    assert by_shape[((128, 16, 16), 256, (1, 1))] == "pointwise"
+    x, y = steps._batch(batch=4)
+    ours.train()
+    theirs.train()
+    loss = minidl.nn.CrossEntropyLoss()(ours(minidl.tensor(x)), minidl.tensor(y)).item()
+    expected = torch.nn.CrossEntropyLoss()(theirs(torch.from_numpy(x)), torch.from_numpy(y)).item()
+    assert abs(loss - expected) < 1e-4 * abs(expected)
+    runners = steps._step_runners(ours, theirs, batch=2)
+    runners["minidl"]()
+    runners["torch"]()
