@@ -1,4 +1,5 @@
-"""Standard image datasets, read from their original files: ``MNIST``, ``FashionMNIST``, ``CIFAR10``.
+"""Standard image datasets, read from their original files: ``MNIST``, ``FashionMNIST``, ``CIFAR10``; and
+``MNISTDetection``, canvases of MNIST digits with their boxes for object detection.
 
     train = MNIST(train=True, download=True)      # files in $MINIDL_DATA/mnist/ (default ~/.cache/minidl/mnist/)
     x, y = train[0]                                # float32 (1, 28, 28) in [0, 1], int
@@ -14,6 +15,7 @@ and written atomically.
 from minidl.data.datasets.cifar import CIFAR10
 from minidl.data.datasets.download import DownloadError, download
 from minidl.data.datasets.mnist import MNIST, FashionMNIST
+from minidl.data.datasets.mnist_detection import MNISTDetection, targets_from_padded
 from minidl.data.datasets.vision import (
     DatasetNotFoundError,
     ImageArrayDataset,
@@ -29,8 +31,10 @@ __all__ = [
     "DownloadError",
     "FashionMNIST",
     "ImageArrayDataset",
+    "MNISTDetection",
     "default_root",
     "download",
     "search_roots",
+    "targets_from_padded",
     "user_cache_root",
 ]
