@@ -22,6 +22,7 @@ SUITES = {
     "gemm": "our Numba GEMM vs NumPy's BLAS, and im2col/col2im implementations",
     "models": "forward time of every minidl.models model vs the same network in PyTorch, and first calls",
     "training": "one LeNet-5 training epoch on MNIST (Adam, batch 64) vs PyTorch",
+    "keras_lab": "one epoch of the Keras lab's convnet (minidl.keras NHWC and NCHW, batch 128, Adam) vs PyTorch",
     "steps": "CIFAR-shaped ResNet-18 and MobileNet v2: training step, inference (plain and fused), per-layer "
     "algorithms, step memory, vs PyTorch",
 }
@@ -54,10 +55,11 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     args = parser.parse_args(argv)
     pin_threads(args.threads)
-    from benchmarks import gemm, kernels, models, ops, overhead, report, steps, training
+    from benchmarks import gemm, keras_lab, kernels, models, ops, overhead, report, steps, training
 
     # Timed rounds per case without --repeat: the suite's own default (training: steady epochs), else 200.
     default = {"models": models.DEFAULT_REPEAT, "training": training.DEFAULT_REPEAT, "steps": 7}.get(args.suite, 200)
+    default = keras_lab.DEFAULT_REPEAT if args.suite == "keras_lab" else default
     repeat = args.repeat if args.repeat is not None else default
     from benchmarks.timing import pin_torch_threads
 
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
             threads=args.threads,
             malloc_tuned=args.malloc_tuned,
         ),
+        "keras_lab": lambda: keras_lab.run(repeat, epochs_fraction=args.epochs_fraction, threads=args.threads),
     }
     pin_torch_threads(args.threads)
     table, data = suites[args.suite]()
