@@ -5,7 +5,8 @@ development machines two threads behave like one core's two hyper-threads, and 2
 Each table is printed and written as Markdown and JSON.
 
 Suite options: ``models --models a,b,c`` (a subset of ``minidl.models.list_models()``; ``--no-fresh`` skips the
-fresh-process first calls); ``training --epochs-fraction F --batch-size 64 [--profile] [--malloc-tuned]``.
+fresh-process first calls); ``training --epochs-fraction F --batch-size 64 [--profile] [--malloc-tuned]``;
+``distributed --models lenet5,resnet18`` (needs mpi4py and mpiexec: ``pip install -e ".[mpi]"``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ SUITES = {
     "gemm": "our Numba GEMM vs NumPy's BLAS, and im2col/col2im implementations",
     "models": "forward time of every minidl.models model vs the same network in PyTorch, and first calls",
     "training": "one LeNet-5 training epoch on MNIST (Adam, batch 64) vs PyTorch",
+    "distributed": "MPI allreduce time vs message size; LeNet-5 and ResNet-18 steps on 1 rank, 2 ranks and two "
+    "processes side by side; the alpha-beta model of larger runs",
     "keras_lab": "one epoch of the Keras lab's convnet (minidl.keras NHWC and NCHW, batch 128, Adam) vs PyTorch",
     "steps": "CIFAR-shaped ResNet-18 and MobileNet v2: training step, inference (plain and fused), per-layer "
     "algorithms, step memory, vs PyTorch",
@@ -68,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         "kernels": lambda: kernels.run(repeat),
         "ops": lambda: ops.run(repeat),
         "gemm": lambda: gemm.run(repeat),
+        "distributed": lambda: _distributed(args),
         "models": lambda: models.run(repeat, models=args.models, fresh=args.fresh),
         "steps": lambda: steps.run(repeat, models=args.models),
         "training": lambda: training.run(
@@ -90,6 +94,14 @@ def main(argv: list[str] | None = None) -> None:
     data["threads"] = args.threads
     report.write(args.out, name, title, table, data)
     print(f"\n(written to {args.out}/{name}.md and .json)")
+
+
+def _distributed(args: argparse.Namespace) -> tuple[str, dict]:
+    """The distributed suite, imported only when chosen (its own default repeat: Allreduce calls per size)."""
+    from benchmarks import distributed
+
+    repeat = args.repeat if args.repeat is not None else distributed.DEFAULT_REPEAT
+    return distributed.run(repeat, args.threads, args.models)
 
 
 if __name__ == "__main__":

@@ -103,3 +103,16 @@ def test_a_rank_that_raises_ends_the_job(runner):
     assert done.returncode != 0
     assert "rank 1 fails on purpose" in done.stderr
     assert seconds < 10
+
+
+def test_tensors_on_the_cuda_device_are_averaged_and_synchronised(training):
+    """On Numba's CUDA simulator under the tests (tests/conftest.py), or on a GPU with MINIDL_CUDA_TESTS=gpu."""
+    import minidl
+
+    assert ("cuda" in training) == minidl.cuda.is_available()
+    if "cuda" in training:
+        result = training["cuda"]
+        assert result["device"] == "cuda:0"
+        assert result["all_reduce_mean"] < 1e-15 and result["broadcast"] == 0.0
+        assert result["averaged_grad"] == [1.5, 1.5, 1.5]  # ranks held 1s and 2s
+        assert result["sync_batchnorm"] < 1e-5

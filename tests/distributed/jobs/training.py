@@ -10,7 +10,9 @@ Checks, each reported in results.json by rank 0 (tests/distributed/test_mpi.py j
 - a parameter used by rank 0 only (no deadlock; its gradient averaged with rank 1's zeros);
 - broadcast_optimizer_state;
 - SyncBatchNorm on 2 x 16 against BatchNorm on 1 x 32 (outputs, input and parameter gradients, running
-  statistics), and a small convolutional network converted with convert_sync_batchnorm trained for 5 steps.
+  statistics), and a small convolutional network converted with convert_sync_batchnorm trained for 5 steps;
+- tensors on the cuda device, where it exists (Numba's simulator under the tests, or a GPU with
+  MINIDL_CUDA_TESTS=gpu): all_reduce, broadcast_parameters, gradient averaging and SyncBatchNorm there.
 """
 
 from __future__ import annotations
@@ -241,7 +243,38 @@ def train_steps(model, optimizer, loader) -> None:
         optimizer.step()
 
 
+def cuda_tensors() -> None:
+    if not minidl.cuda.is_available():
+        return
+    rng = np.random.default_rng(RANK)
+    t = minidl.tensor(rng.standard_normal(5), device="cuda")
+    expected = sum(np.random.default_rng(r).standard_normal(5) for r in range(SIZE)) / SIZE
+    dist.all_reduce(t, "mean")
+    minidl.manual_seed(RANK)
+    layer = nn.BatchNorm1d(3).to("cuda")
+    layer.weight.data[...] = layer.weight.backend.from_numpy(rng.uniform(0.5, 1.5, 3))
+    dist.broadcast_parameters(layer)
+    weights = dist.allgather_object(layer.weight.detach().numpy())
+    optimizer = dist.DistributedOptimizer(optim.SGD(layer.parameters(), lr=0.1))
+    layer.weight.grad = minidl.tensor(np.full(3, float(RANK + 1), dtype=np.float32), device="cuda")
+    optimizer.synchronize()
+    sync = dist.convert_sync_batchnorm(layer)
+    x = minidl.tensor(np.random.default_rng(3).standard_normal((8, 3)).astype(np.float32))
+    mine = slice(RANK * 4, RANK * 4 + 4)
+    out = sync(x[mine].to("cuda"))
+    plain = nn.BatchNorm1d(3)
+    plain.weight.data[...] = weights[0]
+    results["cuda"] = {
+        "device": str(out.device),
+        "all_reduce_mean": rel(t.numpy(), expected),
+        "broadcast": rel(weights[1], weights[0]),
+        "averaged_grad": layer.weight.grad.numpy().tolist(),
+        "sync_batchnorm": rel(out.detach().numpy(), plain(x).detach().numpy()[mine]),
+    }
+
+
 collectives()
+cuda_tensors()
 sampler()
 equal_training("sgd_float64", np.float64, sgd)
 equal_training("adam_float64", np.float64, adam)
