@@ -56,3 +56,29 @@ def test_environment_variable_forces_an_implementation(monkeypatch):
     backend = minidl.backend.CPUBackend()
     assert backend.kernels.choice("scatter_add") == "reference"
     assert backend.kernels.choice("erf") == "reference"
+
+
+@pytest.mark.parametrize(("stride", "padding", "groups"), [(1, 1, 1), (2, 0, 1), (1, 2, 2)])
+def test_im2col_wide_and_per_image_products_agree(stride, padding, groups):
+    """Small output maps run im2col's GEMM as one wide product per chunk; larger ones, one product per image. Both
+    give the same convolution and gradients (float64)."""
+    convolution = get_backend("cpu").convolution
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 7, 6))
+    w = rng.standard_normal((6, 4 // groups, 3, 3))
+    g = None
+    results = []
+    saved = convolution.wide_length
+    try:
+        for wide_length in (0, 1_000):
+            convolution.wide_length = wide_length
+            xm, wm = minidl.tensor(x, requires_grad=True), minidl.tensor(w, requires_grad=True)
+            with use_kernels("im2col", "conv2d"):
+                out = F.conv2d(xm, wm, stride=stride, padding=padding, groups=groups)
+            g = rng.standard_normal(out.shape) if g is None else g
+            out.backward(minidl.tensor(g))
+            results.append([out.detach().numpy(), xm.grad.numpy(), wm.grad.numpy()])
+    finally:
+        convolution.wide_length = saved
+    for per_image, wide in zip(*results):
+        np.testing.assert_allclose(wide, per_image, rtol=1e-12, atol=1e-12)

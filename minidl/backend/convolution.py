@@ -80,13 +80,23 @@ class WinogradRule(NamedTuple):
 
 class Convolution:
     """conv2d forward and backward on ``kernels`` (im2col, col2im, matmul, the depthwise and Winograd kernels) and
-    ``xp``. ``winograd``: when "auto" uses Winograd on this device (None: never)."""
+    ``xp``. ``winograd``: when "auto" uses Winograd on this device (None: never). ``wide_length``: output maps of
+    at most this many pixels run im2col's GEMM as one wide product per chunk of images, (C_out, K) @ (K, images · L),
+    instead of one product per image, whose N = L is then too small for BLAS to reach its speed."""
 
-    def __init__(self, kernels: KernelTable, xp: Any, column_budget: int, winograd: WinogradRule | None = None):
+    def __init__(
+        self,
+        kernels: KernelTable,
+        xp: Any,
+        column_budget: int,
+        winograd: WinogradRule | None = None,
+        wide_length: int = 0,
+    ):
         self.kernels = kernels
         self.xp = xp
         self.column_budget = column_budget
         self.winograd = winograd
+        self.wide_length = wide_length
         self.algorithm = "auto"
 
     def select(self, algorithm: str) -> str:
@@ -146,10 +156,15 @@ class Convolution:
         w3 = xp.reshape(w, (groups, cout // groups, k))
         out = xp.empty((n, groups, cout // groups, length), dtype=x.dtype)
         step = self._chunk(n, groups * k * length * x.itemsize)
+        wide = self._wide(groups, length)
         for start in range(0, n, step):
             stop = min(n, start + step)
             cols = kernels.im2col(x[start:stop], (kh, kw), stride, padding, dilation)
-            out[start:stop] = kernels.matmul(w3, xp.reshape(cols, (stop - start, groups, k, length)))
+            if wide:  # one (C_out, K) @ (K, images · L) product for the chunk
+                product = kernels.matmul(w3[0], _images_as_columns(xp, cols))
+                out[start:stop, 0] = _columns_as_images(xp, product, stop - start)
+            else:
+                out[start:stop] = kernels.matmul(w3, xp.reshape(cols, (stop - start, groups, k, length)))
         return xp.reshape(out, (n, cout, ho, wo)), plan
 
     def backward(self, g, x, w, plan: ConvolutionPlan, need_x: bool, need_w: bool) -> tuple[Any, Any]:
@@ -180,6 +195,33 @@ class Convolution:
         if plan.algorithm.startswith("winograd"):
             return self._winograd_backward(g, x, w, plan, need_x, need_w)
         return self._im2col_backward(g, x, w, plan, need_x, need_w)
+
+    def _wide(self, groups: int, length: int) -> bool:
+        """Whether im2col's GEMM runs as one wide product per chunk (output maps of at most ``wide_length`` pixels,
+        one group) instead of one small product per image."""
+        return groups == 1 and length <= self.wide_length
+
+    def _im2col_backward_wide(self, g, x, w, plan: ConvolutionPlan, need_x: bool, need_w: bool, step: int):
+        """``_im2col_backward`` with one wide product per chunk (see ``_wide``)."""
+        xp, kernels = self.xp, self.kernels
+        n = x.shape[0]
+        cout, cg, kh, kw = w.shape
+        k = cg * kh * kw
+        args = ((kh, kw), plan.stride, plan.padding, plan.dilation)
+        g3 = xp.reshape(g, (n, cout, -1))
+        w2 = xp.reshape(w, (cout, k))
+        gx = xp.empty(x.shape, dtype=g.dtype) if need_x else None
+        gw = xp.zeros((cout, k), dtype=g.dtype) if need_w else None
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            g_wide = _images_as_columns(xp, g3[start:stop])  # (C_out, images · L)
+            if need_w:
+                cols = _images_as_columns(xp, kernels.im2col(x[start:stop], *args))  # (K, images · L)
+                gw += kernels.matmul(g_wide, cols.T)
+            if need_x:
+                gcols = _columns_as_images(xp, kernels.matmul(w2.T, g_wide), stop - start)
+                gx[start:stop] = kernels.col2im(gcols, (stop - start, *x.shape[1:]), *args)
+        return gx, (xp.reshape(gw, w.shape) if need_w else None)
 
     def _winograd_chunk(self, n: int, channels: int, out_hw: tuple[int, int], m: int, itemsize: int) -> int:
         """Images per chunk: the transformed input of a chunk, α² · C · tiles, stays near the column budget."""
@@ -233,6 +275,8 @@ class Convolution:
         gx = xp.empty(x.shape, dtype=g.dtype) if need_x else None
         gw = xp.zeros((groups, cout // groups, k), dtype=g.dtype) if need_w else None
         step = self._chunk(n, groups * k * length * x.itemsize)
+        if self._wide(groups, length):
+            return self._im2col_backward_wide(g, x, w, plan, need_x, need_w, step)
         for start in range(0, n, step):
             stop = min(n, start + step)
             g_chunk = g4[start:stop]
@@ -243,6 +287,18 @@ class Convolution:
                 gcols = xp.reshape(kernels.matmul(w_t, g_chunk), (stop - start, groups * k, length))
                 gx[start:stop] = kernels.col2im(gcols, (stop - start, *x.shape[1:]), *args)
         return gx, (xp.reshape(gw, w.shape) if need_w else None)
+
+
+def _images_as_columns(xp: Any, a: Any) -> Any:
+    """(images, rows, L) -> (rows, images · L), contiguous: the images side by side."""
+    images, rows, length = a.shape
+    return xp.ascontiguousarray(xp.swapaxes(a, 0, 1)).reshape(rows, images * length)
+
+
+def _columns_as_images(xp: Any, a: Any, images: int) -> Any:
+    """(rows, images · L) -> (images, rows, L), contiguous: the inverse of ``_images_as_columns``."""
+    rows = a.shape[0]
+    return xp.ascontiguousarray(xp.swapaxes(xp.reshape(a, (rows, images, -1)), 0, 1))
 
 
 def _tile_size(algorithm: str) -> int:
