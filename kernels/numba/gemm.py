@@ -174,6 +174,53 @@ def _copy_row(typingctx, dst, start, src, row, col):
     return sig, codegen
 
 
+@intrinsic
+def _transpose_block(typingctx, dst, start, stride, src, row, col):
+    """dst[start + t * stride + r] = src[row + r, col + t] for r, t < W, with W = 32 bytes / itemsize (an 8 x 8
+    float32 or 4 x 4 float64 block): W vector loads, log2(W) rounds of W shuffles, W vector stores. dst: 1-D; src:
+    2-D with contiguous rows."""
+    if not (_float_arrays(dst, src) and dst.dtype == src.dtype and src.ndim == 2):
+        return None
+    sig = types.void(dst, start, stride, src, row, col)
+
+    def codegen(context, builder, signature, args):
+        dst_t, start_t, stride_t, src_t, row_t, col_t = signature.args
+        dst_v, start_v, stride_v, src_v, row_v, col_v = args
+        element = context.get_data_type(src_t.dtype)
+        itemsize = context.get_abi_sizeof(element)
+        width = 32 // itemsize
+        vec = ir.VectorType(element, width)
+        intp = context.get_value_type(types.intp)
+        src_arr = context.make_array(src_t)(context, builder, src_v)
+        row_v, col_v = _intp(context, builder, row_v, row_t), _intp(context, builder, col_v, col_t)
+        rows = []
+        for r in range(width):
+            index = [builder.add(row_v, ir.Constant(intp, r)), col_v]
+            ptr = cgutils.get_item_pointer(context, builder, src_t, src_arr, index)
+            rows.append(builder.load(builder.bitcast(ptr, vec.as_pointer()), align=itemsize))
+        # Swap the off-diagonal s x s blocks of every 2s x 2s block, for s = W/2, ..., 1: rows r and r + s
+        # (r // s even) trade their odd s-wide column groups.
+        i32 = ir.IntType(32)
+        s = width // 2
+        while s:
+            low = [c if c // s % 2 == 0 else width + c - s for c in range(width)]
+            high = [c + s if c // s % 2 == 0 else width + c for c in range(width)]
+            for r in range(width):
+                if r // s % 2 == 0:
+                    x, y = rows[r], rows[r + s]
+                    rows[r] = builder.shuffle_vector(x, y, ir.Constant(ir.VectorType(i32, width), low))
+                    rows[r + s] = builder.shuffle_vector(x, y, ir.Constant(ir.VectorType(i32, width), high))
+            s //= 2
+        dst_data = context.make_array(dst_t)(context, builder, dst_v).data
+        start_v, stride_v = _intp(context, builder, start_v, start_t), _intp(context, builder, stride_v, stride_t)
+        for t, value in enumerate(rows):
+            offset = builder.add(start_v, builder.mul(stride_v, ir.Constant(intp, t)))
+            builder.store(value, builder.bitcast(builder.gep(dst_data, [offset]), vec.as_pointer()), align=itemsize)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @njit(cache=True)
 def _pack_a(a, transposed, i0, rows, p0, kc, out, start):  # pragma: no cover - compiled
     """Rows i0 <= i < i0 + rows of A (a, or a.T when ``transposed``), K steps p0 <= p < p0 + kc, as panels of MR
@@ -207,11 +254,15 @@ def _pack_b(b, transposed, j0, cols, p0, kc, out):  # pragma: no cover - compile
     columns: out[q * kc * NR + p * NR + j] = B[p0 + p, j0 + q * NR + j], zeros past the last column."""
     nr = _panel_width(out)
     full = cols // nr
-    if transposed:  # B[p, j] = b[j, p]: read b's rows, write with a stride of NR
+    if transposed:  # B[p, j] = b[j, p]: square blocks of b, transposed in registers
+        w = nr // 2
         for q in range(full):
             base, j = q * nr * kc, j0 + q * nr
-            for jj in range(nr):
-                for p in range(kc):
+            for p in range(0, kc - w + 1, w):
+                _transpose_block(out, base + p * nr, nr, b, j, p0 + p)
+                _transpose_block(out, base + p * nr + w, nr, b, j + w, p0 + p)
+            for p in range(kc - kc % w, kc):
+                for jj in range(nr):
                     out[base + p * nr + jj] = b[j + jj, p0 + p]
     else:
         for p in range(kc):
