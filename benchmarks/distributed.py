@@ -10,8 +10,9 @@
    step and the gradient size, with this machine's α and β plus the wire's time per byte, and once more with a
    network latency added to α (assumed, typical values: the benchmark cannot measure a network it does not have).
 
-Every process runs with the benchmark's thread count (1 by default). Each set-up is its own process tree,
-started one after the other (``benchmarks/distributed_worker.py`` runs inside them).
+Every process runs with the benchmark's thread count (1 by default). Each set-up is its own process tree; the
+three run in turn, three rounds, and the median round of each is reported (``benchmarks/distributed_worker.py``
+runs inside them).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from benchmarks.report import markdown_table
 from benchmarks.timing import THREAD_VARIABLES
 
 DEFAULT_REPEAT = 20  # timed Allreduce calls per message size
+ROUNDS = 3  # each set-up's runs, taken in turn
 RANKS = [2, 4, 8, 16, 32, 64]
 NETWORKS_GBIT = [10, 100]
 # Latency of one message over the network, added to the measured α in the second model table. Assumed, not
@@ -81,18 +83,30 @@ def _finish(processes: list[subprocess.Popen], outs: list[Path]) -> list[Any]:
     return [json.loads(out.read_text()) for out in outs]
 
 
-def measure_steps(model: str, threads: int, folder: Path, steps: int | None = None) -> dict[str, Any]:
-    """The three set-ups of one model: {"1 rank": ..., "2 ranks": ..., "2 processes side by side": [..., ...]}
-    (``steps``: timed steps instead of the model's own number)."""
+def measure_steps(
+    model: str, threads: int, folder: Path, steps: int | None = None, rounds: int = ROUNDS
+) -> dict[str, Any]:
+    """The three set-ups of one model: {"1 rank": ..., "2 ranks": ..., "2 processes side by side": [..., ...]}.
+    They run in turn, ``rounds`` times (so that drift in the machine's other load hits all three alike), and each
+    keeps its round of median throughput. ``steps``: timed steps instead of the model's own number."""
     spec = SPECS[model]
     args = ["steps", "--model", model, "--batch", str(spec.batch), "--warmup", str(spec.warmup)]
     args += ["--steps", str(spec.steps if steps is None else steps)]
-    one, two = folder / f"{model}-1.json", folder / f"{model}-2.json"
-    (single,) = _finish(_worker(args, one, threads, None), [one])
-    (pair,) = _finish(_worker(args, two, threads, 2), [two])
-    sides = [folder / f"{model}-side-{i}.json" for i in range(2)]
-    side = _finish([p for out in sides for p in _worker(args, out, threads, None)], sides)
-    return {"1 rank": single, "2 ranks": pair, "2 processes side by side": side}
+    runs: dict[str, list[Any]] = {"1 rank": [], "2 ranks": [], "2 processes side by side": []}
+    for i in range(rounds):
+        one, two = folder / f"{model}-{i}-1.json", folder / f"{model}-{i}-2.json"
+        runs["1 rank"] += _finish(_worker(args, one, threads, None), [one])
+        runs["2 ranks"] += _finish(_worker(args, two, threads, 2), [two])
+        sides = [folder / f"{model}-{i}-side-{k}.json" for k in range(2)]
+        runs["2 processes side by side"].append(
+            _finish([p for out in sides for p in _worker(args, out, threads, None)], sides)
+        )
+    return {name: sorted(results, key=_throughput)[(len(results) - 1) // 2] for name, results in runs.items()}
+
+
+def _throughput(result: dict[str, Any] | list[dict[str, Any]]) -> float:
+    """Images per second of a set-up's run (summed over side-by-side processes)."""
+    return sum(r["images_per_s"] for r in (result if isinstance(result, list) else [result]))
 
 
 def _ms(seconds: float) -> str:
@@ -123,7 +137,7 @@ def steps_table(steps: dict[str, dict[str, Any]]) -> str:
         for name, result in setups.items():
             runs = result if isinstance(result, list) else [result]
             parts = runs[0]["median_s"]
-            throughput = sum(r["images_per_s"] for r in runs)
+            throughput = _throughput(result)
             rows.append(
                 [model, name, runs[0]["batch_per_rank"], _ms(parts["compute"]), _ms(parts["wait"]),
                  _ms(parts["allreduce"]), _ms(parts["update"]), _ms(parts["step"]), f"{throughput:,.0f}",
@@ -154,10 +168,15 @@ def model_table(steps: dict[str, dict[str, Any]], alpha: float, beta: float, net
 
 
 def run(
-    repeat: int = DEFAULT_REPEAT, threads: int = 1, models: str | None = None, steps: int | None = None
+    repeat: int = DEFAULT_REPEAT,
+    threads: int = 1,
+    models: str | None = None,
+    steps: int | None = None,
+    rounds: int = ROUNDS,
 ) -> tuple[str, dict[str, Any]]:
     """Run the three parts (see the module docstring); returns the Markdown report and the data. ``models``: a
-    comma-separated subset of ``SPECS``; ``steps``: timed steps per set-up instead of each model's own number."""
+    comma-separated subset of ``SPECS``; ``steps``: timed steps per set-up instead of each model's own number;
+    ``rounds``: how many times each set-up runs (the median run is reported)."""
     chosen = list(SPECS) if models is None else [m.strip() for m in models.split(",")]
     unknown = [m for m in chosen if m not in SPECS]
     if unknown:
@@ -165,7 +184,7 @@ def run(
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "allreduce.json"
         (points,) = _finish(_worker(["allreduce", "--repeat", str(repeat)], out, threads, 2), [out])
-        results = {model: measure_steps(model, threads, Path(folder), steps) for model in chosen}
+        results = {model: measure_steps(model, threads, Path(folder), steps, rounds) for model in chosen}
     alpha, beta = scaling.fit_alpha_beta([p["bytes"] for p in points], [p["median_s"] for p in points])
     measured_only = dict.fromkeys(NETWORKS_GBIT, 0.0)
     text = "\n\n".join(
