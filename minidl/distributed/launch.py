@@ -34,3 +34,15 @@ def launch_reason(environ: dict[str, str] | None = None) -> str | None:
     if "mpi4py.MPI" in sys.modules:
         return "mpi4py's MPI module is imported (the script started MPI itself)"
     return None
+
+
+SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+
+
+def launched_size(environ: dict[str, str] | None = None) -> int | None:
+    """The number of ranks the launcher started, from its variables (None where it does not say)."""
+    env = os.environ if environ is None else environ
+    for name in SIZE_VARIABLES:
+        if env.get(name, "").isdigit():
+            return int(env[name])
+    return None

@@ -295,6 +295,7 @@ def fit(
     """
     _check_epochs(epochs)
     epochs = int(epochs)
+    ranks.warn_if_ranks_train_alone()
     ranks.warn_unless_distributed_optimizer(optimizer)
     if not ranks.is_root():
         progress, print_fn = False, None

@@ -34,6 +34,21 @@ def sum_over_ranks(values: list[float]) -> list[float]:
     return total.tolist()
 
 
+def warn_if_ranks_train_alone() -> None:
+    """Warn when a launcher started several processes but minidl.distributed was never initialised: each process
+    then trains a model of its own and writes the same files (``--distributed`` or ``dist.init()`` forgotten)."""
+    from minidl.distributed.launch import launched_size
+
+    started = launched_size()
+    if started is not None and started > 1 and not _world.is_initialized():
+        warnings.warn(
+            f"fit: an MPI launcher started {started} processes, but minidl.distributed is not initialised: each "
+            "process trains alone and writes the same files; call minidl.distributed.init() and use its "
+            "DistributedSampler and DistributedOptimizer (examples: --distributed), or start one process",
+            stacklevel=3,
+        )
+
+
 def warn_unless_distributed_optimizer(optimizer: Any) -> None:
     """Warn (on rank 0) when several ranks train with an optimizer that does not average their gradients: each
     rank would then train a model of its own."""

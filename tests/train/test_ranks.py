@@ -32,3 +32,12 @@ def test_a_checkpoint_of_two_ranks_is_refused_in_one_process():
     checkpoint = {"rng": "{}", "loader": None, "ranks": {"size": 2, "rng": ["{}", "{}"], "loader": [None, None]}}
     with pytest.raises(ValueError, match=r"written by a run on 2 rank\(s\) and this run has 1.*mpiexec -n 2"):
         ranks.own_rank_state(checkpoint)
+
+
+def test_processes_started_by_a_launcher_without_minidl_distributed_are_warned(monkeypatch):
+    monkeypatch.setattr(ranks._world, "is_initialized", lambda: False)
+    monkeypatch.setenv("PMI_SIZE", "2")
+    with pytest.warns(UserWarning, match="started 2 processes, but minidl.distributed is not initialised"):
+        ranks.warn_if_ranks_train_alone()
+    monkeypatch.setenv("PMI_SIZE", "1")  # mpiexec -n 1: one process, nothing to warn about
+    ranks.warn_if_ranks_train_alone()
