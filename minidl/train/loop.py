@@ -194,6 +194,7 @@ def _run_epoch(
     """Train one epoch, validate, and return the epoch's logs: every History key (NaN where there is no value).
     Under MPI the metrics are those of all ranks' samples together."""
     lr = float(state.optimizer.param_groups[0]["lr"])
+    ranks.check_same_length(_loader_length(train_loader), "train_loader")
     start = time.perf_counter()
     with EpochBar(progress, _loader_length(train_loader), state.epoch + 1, state.epochs) as bar:
         totals = _train_epoch(state, train_loader, loss_fn, bar)

@@ -90,6 +90,20 @@ def own_rank_state(checkpoint: dict[str, Any]) -> tuple[str, Any]:
     return saved["rng"][rank], saved["loader"][rank]
 
 
+def check_same_length(length: int | None, what: str) -> None:
+    """Raise unless every rank's loader has ``length`` batches (ranks stepping different numbers of times would
+    wait for each other forever in the gradient Allreduce)."""
+    if not active():
+        return
+    lengths = _world.world().allgather_object(length)
+    if len(set(lengths)) > 1:
+        raise ValueError(
+            f"fit: the ranks' {what}s have different numbers of batches ({', '.join(map(str, lengths))} on ranks 0 "
+            f"to {len(lengths) - 1}); give each rank an equal share, e.g. DataLoader(dataset, batch_size, "
+            "sampler=minidl.distributed.DistributedSampler(dataset))"
+        )
+
+
 def check_same_epoch(done: int, path: Any) -> None:
     """Raise unless every rank resumed from a checkpoint of the same epoch (ranks reading different folders)."""
     if not active():

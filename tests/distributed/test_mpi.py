@@ -90,6 +90,8 @@ def test_fit_under_mpi_resumes_exactly_and_reports_all_ranks(tmp_path):
     on_rank_0, on_rank_1 = results["plain_optimizer_warnings"]
     assert len(on_rank_0) == 1 and "is not a minidl.distributed.DistributedOptimizer" in on_rank_0[0]
     assert on_rank_1 == []
+    for message in results["unequal_loaders"]:
+        assert "train_loaders have different numbers of batches (20, 10 on ranks 0 to 1)" in message
     # The example prints on rank 0 only, and both ranks report the accuracy over the whole test set.
     assert stdout.count("Total params: 61,706") == 1 and stdout.count("Test accuracy") == 1
     assert "(2 ranks x 16)" in stdout

@@ -8,7 +8,8 @@ Checks, reported in results.json by rank 0 (tests/distributed/test_mpi.py judges
   and noise (their own seeds), which the checkpoint must give back to each rank;
 - the validation metrics fit reports are those of the whole validation set (each rank holds half of it);
 - lines are printed on rank 0 only; the checkpoint holds both ranks' generator states; rank 0 warns about an
-  optimizer that does not average the ranks' gradients;
+  optimizer that does not average the ranks' gradients; loaders of different lengths are refused on every rank
+  (instead of a rank waiting forever for the other's last steps);
 - examples/lenet_mnist.py --distributed trains on a subset of MNIST (its output goes to the job's stdout).
 """
 
@@ -96,6 +97,16 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     ranks.warn_unless_distributed_optimizer(optim.SGD(mlp().parameters(), lr=0.1))
 results["plain_optimizer_warnings"] = dist.allgather_object([str(w.message) for w in caught])
+
+try:
+    unequal = DataLoader(train_set, 8 if RANK == 0 else 16)  # 20 batches on rank 0, 10 on rank 1
+    plain = mlp()
+    fit(plain, unequal, nn.CrossEntropyLoss(), dist.DistributedOptimizer(optim.SGD(plain.parameters(), lr=0.1)), 1,
+        progress=False, print_fn=None)  # fmt: skip
+    refused = "not refused"
+except ValueError as err:
+    refused = str(err)
+results["unequal_loaders"] = dist.allgather_object(refused)
 
 # The main job's example, distributed, on 640 images for one epoch.
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "examples"))
