@@ -148,92 +148,121 @@ def _tile(typingctx, kc, a_pack, a_start, b_pack, b_start, c, row, col, overwrit
     return sig, codegen
 
 
-@intrinsic
-def _copy_row(typingctx, dst, start, src, row, col):
-    """dst[start : start + NR] = src[row, col : col + NR] as one vector load and store. dst: 1-D; src: 2-D with
-    contiguous rows."""
-    if not (_float_arrays(dst, src) and dst.dtype == src.dtype and src.ndim == 2):
-        return None
-    sig = types.void(dst, start, src, row, col)
+def _panel_copier(width_of):
+    """An intrinsic ``copy(dst, start, src, row, col)``: dst[start : start + R] = src[row, col : col + R] as one
+    vector load and store, with R = width_of(itemsize). dst: 1-D; src: 2-D with contiguous rows."""
 
-    def codegen(context, builder, signature, args):
-        dst_t, start_t, src_t, row_t, col_t = signature.args
-        dst_v, start_v, src_v, row_v, col_v = args
-        vec, itemsize = _vector(context, src_t.dtype)
-        index = [_intp(context, builder, row_v, row_t), _intp(context, builder, col_v, col_t)]
-        source = cgutils.get_item_pointer(
-            context, builder, src_t, context.make_array(src_t)(context, builder, src_v), index
-        )
-        target = builder.gep(
-            context.make_array(dst_t)(context, builder, dst_v).data, [_intp(context, builder, start_v, start_t)]
-        )
-        value = builder.load(builder.bitcast(source, vec.as_pointer()), align=itemsize)
-        builder.store(value, builder.bitcast(target, vec.as_pointer()), align=itemsize)
-        return context.get_dummy_value()
+    def copy(typingctx, dst, start, src, row, col):
+        if not (_float_arrays(dst, src) and dst.dtype == src.dtype and src.ndim == 2):
+            return None
+        sig = types.void(dst, start, src, row, col)
 
-    return sig, codegen
+        def codegen(context, builder, signature, args):
+            dst_t, start_t, src_t, row_t, col_t = signature.args
+            dst_v, start_v, src_v, row_v, col_v = args
+            element = context.get_data_type(src_t.dtype)
+            itemsize = context.get_abi_sizeof(element)
+            vec = ir.VectorType(element, width_of(itemsize))
+            index = [_intp(context, builder, row_v, row_t), _intp(context, builder, col_v, col_t)]
+            src_arr = context.make_array(src_t)(context, builder, src_v)
+            source = cgutils.get_item_pointer(context, builder, src_t, src_arr, index)
+            dst_data = context.make_array(dst_t)(context, builder, dst_v).data
+            target = builder.gep(dst_data, [_intp(context, builder, start_v, start_t)])
+            value = builder.load(builder.bitcast(source, vec.as_pointer()), align=itemsize)
+            builder.store(value, builder.bitcast(target, vec.as_pointer()), align=itemsize)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return intrinsic(copy)
 
 
-@intrinsic
-def _transpose_block(typingctx, dst, start, stride, src, row, col):
-    """dst[start + t * stride + r] = src[row + r, col + t] for r, t < W, with W = 32 bytes / itemsize (an 8 x 8
-    float32 or 4 x 4 float64 block): W vector loads, log2(W) rounds of W shuffles, W vector stores. dst: 1-D; src:
-    2-D with contiguous rows."""
-    if not (_float_arrays(dst, src) and dst.dtype == src.dtype and src.ndim == 2):
-        return None
-    sig = types.void(dst, start, stride, src, row, col)
+def _panel_transposer(width_of):
+    """An intrinsic ``transpose(dst, start, src, row, col)``: dst[start + t * R + r] = src[row + r, col + t] for
+    r < R = width_of(itemsize) <= 2 W and t < W, where W = 32 bytes / itemsize (8 float32, 4 float64): R vector
+    loads, W x W transposes in registers (log2(W) rounds of W shuffles), W stores of R values. dst: 1-D; src: 2-D
+    with contiguous rows."""
 
-    def codegen(context, builder, signature, args):
-        dst_t, start_t, stride_t, src_t, row_t, col_t = signature.args
-        dst_v, start_v, stride_v, src_v, row_v, col_v = args
-        element = context.get_data_type(src_t.dtype)
-        itemsize = context.get_abi_sizeof(element)
-        width = 32 // itemsize
-        vec = ir.VectorType(element, width)
-        intp = context.get_value_type(types.intp)
-        src_arr = context.make_array(src_t)(context, builder, src_v)
-        row_v, col_v = _intp(context, builder, row_v, row_t), _intp(context, builder, col_v, col_t)
-        rows = []
-        for r in range(width):
-            index = [builder.add(row_v, ir.Constant(intp, r)), col_v]
-            ptr = cgutils.get_item_pointer(context, builder, src_t, src_arr, index)
-            rows.append(builder.load(builder.bitcast(ptr, vec.as_pointer()), align=itemsize))
-        # Swap the off-diagonal s x s blocks of every 2s x 2s block, for s = W/2, ..., 1: rows r and r + s
-        # (r // s even) trade their odd s-wide column groups.
-        i32 = ir.IntType(32)
-        s = width // 2
-        while s:
-            low = [c if c // s % 2 == 0 else width + c - s for c in range(width)]
-            high = [c + s if c // s % 2 == 0 else width + c for c in range(width)]
-            for r in range(width):
-                if r // s % 2 == 0:
-                    x, y = rows[r], rows[r + s]
-                    rows[r] = builder.shuffle_vector(x, y, ir.Constant(ir.VectorType(i32, width), low))
-                    rows[r + s] = builder.shuffle_vector(x, y, ir.Constant(ir.VectorType(i32, width), high))
-            s //= 2
-        dst_data = context.make_array(dst_t)(context, builder, dst_v).data
-        start_v, stride_v = _intp(context, builder, start_v, start_t), _intp(context, builder, stride_v, stride_t)
-        for t, value in enumerate(rows):
-            offset = builder.add(start_v, builder.mul(stride_v, ir.Constant(intp, t)))
-            builder.store(value, builder.bitcast(builder.gep(dst_data, [offset]), vec.as_pointer()), align=itemsize)
-        return context.get_dummy_value()
+    def transpose(typingctx, dst, start, src, row, col):
+        if not (_float_arrays(dst, src) and dst.dtype == src.dtype and src.ndim == 2):
+            return None
+        sig = types.void(dst, start, src, row, col)
 
-    return sig, codegen
+        def codegen(context, builder, signature, args):
+            dst_t, start_t, src_t, row_t, col_t = signature.args
+            dst_v, start_v, src_v, row_v, col_v = args
+            element = context.get_data_type(src_t.dtype)
+            itemsize = context.get_abi_sizeof(element)
+            width, count = 32 // itemsize, width_of(itemsize)
+            vec = ir.VectorType(element, width)
+            intp, i32 = context.get_value_type(types.intp), ir.IntType(32)
+
+            def shuffle(x, y, mask):
+                return builder.shuffle_vector(x, y, ir.Constant(ir.VectorType(i32, len(mask)), mask))
+
+            src_arr = context.make_array(src_t)(context, builder, src_v)
+            row_v, col_v = _intp(context, builder, row_v, row_t), _intp(context, builder, col_v, col_t)
+            blocks = -(-count // width)
+            rows = [ir.Constant(vec, ir.Undefined)] * (blocks * width)  # rows past R stay undefined
+            for r in range(count):
+                ptr = cgutils.get_item_pointer(
+                    context, builder, src_t, src_arr, [builder.add(row_v, ir.Constant(intp, r)), col_v]
+                )
+                rows[r] = builder.load(builder.bitcast(ptr, vec.as_pointer()), align=itemsize)
+            # Transpose each W x W block: for s = W/2, ..., 1, rows r and r + s (r // s even) trade their odd
+            # s-wide groups of columns, which swaps the off-diagonal s x s blocks of every 2s x 2s block.
+            s = width // 2
+            while s:
+                low = [c if c // s % 2 == 0 else width + c - s for c in range(width)]
+                high = [c + s if c // s % 2 == 0 else width + c for c in range(width)]
+                for r in range(len(rows)):
+                    if r // s % 2 == 0:
+                        rows[r], rows[r + s] = shuffle(rows[r], rows[r + s], low), shuffle(rows[r], rows[r + s], high)
+                s //= 2
+            dst_data = context.make_array(dst_t)(context, builder, dst_v).data
+            start_v = _intp(context, builder, start_v, start_t)
+            for t in range(width):
+                column = rows[t]  # column t of the source: its first W rows, then the next W
+                if blocks == 2:
+                    column = shuffle(rows[t], rows[width + t], list(range(2 * width)))
+                if count < blocks * width:
+                    column = shuffle(column, column, list(range(count)))
+                target = builder.gep(dst_data, [builder.add(start_v, ir.Constant(intp, t * count))])
+                builder.store(column, builder.bitcast(target, column.type.as_pointer()), align=itemsize)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return intrinsic(transpose)
+
+
+def _mr(itemsize: int) -> int:
+    return MR
+
+
+_copy_b_row = _panel_copier(panel_width)  # a row of a B panel, from a row-major B
+_transpose_b = _panel_transposer(panel_width)  # W rows of a B panel, from a B stored transposed
+_copy_a_column = _panel_copier(_mr)  # a column of an A panel, from an A stored transposed
+_transpose_a = _panel_transposer(_mr)  # W columns of an A panel, from a row-major A
 
 
 @njit(cache=True)
 def _pack_a(a, transposed, i0, rows, p0, kc, out, start):  # pragma: no cover - compiled
     """Rows i0 <= i < i0 + rows of A (a, or a.T when ``transposed``), K steps p0 <= p < p0 + kc, as panels of MR
     rows: out[start + q * MR * kc + p * MR + r] = A[i0 + q * MR + r, p0 + p], zeros past the last row."""
+    w = _panel_width(out) // 2  # the transposes' W: a 32-byte vector
     full = rows // MR
-    for q in range(full):
-        base, i = start + q * MR * kc, i0 + q * MR
-        if transposed:
-            for p in range(kc):
-                for r in range(MR):
-                    out[base + p * MR + r] = a[p0 + p, i + r]
-        else:
-            for p in range(kc):
+    if transposed:  # A[i, p] = a[p, i]: a panel column is MR neighbours in a row of a
+        for pb in range(0, kc, w):  # W rows of a at a time, each walked along once for all panels
+            for q in range(full):
+                for p in range(pb, min(pb + w, kc)):
+                    _copy_a_column(out, start + q * MR * kc + p * MR, a, p0 + p, i0 + q * MR)
+    else:  # MR rows of a, W steps at a time, transposed in registers
+        for q in range(full):
+            base, i = start + q * MR * kc, i0 + q * MR
+            for p in range(0, kc - w + 1, w):
+                _transpose_a(out, base + p * MR, a, i, p0 + p)
+            for p in range(kc - kc % w, kc):
                 for r in range(MR):
                     out[base + p * MR + r] = a[i + r, p0 + p]
     if full * MR < rows:
@@ -253,21 +282,21 @@ def _pack_b(b, transposed, j0, cols, p0, kc, out):  # pragma: no cover - compile
     """Columns j0 <= j < j0 + cols of B (b, or b.T when ``transposed``), K steps p0 <= p < p0 + kc, as panels of NR
     columns: out[q * kc * NR + p * NR + j] = B[p0 + p, j0 + q * NR + j], zeros past the last column."""
     nr = _panel_width(out)
+    w = nr // 2  # the transposes' W: a 32-byte vector
     full = cols // nr
-    if transposed:  # B[p, j] = b[j, p]: square blocks of b, transposed in registers
-        w = nr // 2
+    if transposed:  # B[p, j] = b[j, p]: NR rows of b, W steps at a time, transposed in registers
         for q in range(full):
             base, j = q * nr * kc, j0 + q * nr
             for p in range(0, kc - w + 1, w):
-                _transpose_block(out, base + p * nr, nr, b, j, p0 + p)
-                _transpose_block(out, base + p * nr + w, nr, b, j + w, p0 + p)
+                _transpose_b(out, base + p * nr, b, j, p0 + p)
             for p in range(kc - kc % w, kc):
                 for jj in range(nr):
                     out[base + p * nr + jj] = b[j + jj, p0 + p]
     else:
-        for p in range(kc):
+        for pb in range(0, kc, w):  # W rows of b at a time, each walked along once for all panels
             for q in range(full):
-                _copy_row(out, q * nr * kc + p * nr, b, p0 + p, j0 + q * nr)
+                for p in range(pb, min(pb + w, kc)):
+                    _copy_b_row(out, q * nr * kc + p * nr, b, p0 + p, j0 + q * nr)
     if full * nr < cols:
         base, j, left = full * nr * kc, j0 + full * nr, cols - full * nr
         for p in range(kc):
