@@ -28,6 +28,8 @@ Inputs may have any strides: each matrix of a stack is packed straight from memo
 
 from __future__ import annotations
 
+import functools
+
 import numba
 import numpy as np
 from llvmlite import ir
@@ -361,6 +363,7 @@ def _gemm(a, ta, b, tb, c, kc, mc, nc):  # pragma: no cover - compiled
                                 _put_edge(tile, c_i, ic + i_r, jc + jr, rows, cols, first)
 
 
+@functools.lru_cache(maxsize=1024)
 def blocking(m: int, n: int, k: int, itemsize: int, threads: int = 1) -> tuple[int, int, int]:
     """Block sizes (kc, mc, nc) for an (M, K) @ (K, N) product: K in equal blocks of at most KC steps (no short
     last block), M in equal blocks of whole panels of about A_BLOCK_BYTES packed (at least one per thread while
