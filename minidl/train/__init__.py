@@ -10,17 +10,18 @@
     # after an interruption, the same call with resume=True goes on from the last checkpoint
 
 Modules: ``loop`` (fit, evaluate, predict), ``history`` (History), ``callbacks`` (Callback, EarlyStopping,
-FitState), ``checkpoint`` (ModelCheckpoint, checkpoint files), ``progress`` (tqdm bar, epoch lines),
+BatchSizeScheduler, FitState), ``checkpoint`` (ModelCheckpoint, checkpoint files), ``progress`` (tqdm bar, epoch lines),
 ``metrics`` (accuracy), ``batches`` (turning a loader's items into tensors).
 """
 
-from minidl.train.callbacks import Callback, EarlyStopping, FitState
+from minidl.train.callbacks import BatchSizeScheduler, Callback, EarlyStopping, FitState
 from minidl.train.checkpoint import ModelCheckpoint, latest_checkpoint, load_checkpoint
 from minidl.train.history import History
 from minidl.train.loop import evaluate, fit, predict
 from minidl.train.metrics import accuracy
 
 __all__ = [
+    "BatchSizeScheduler",
     "Callback",
     "EarlyStopping",
     "FitState",

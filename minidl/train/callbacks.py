@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -169,3 +169,60 @@ class EarlyStopping(Callback):
         self.stopped_epoch = int(state["stopped_epoch"])
         weights = state["best_weights"]
         self.best_weights = None if weights is None else {k: np.asarray(v) for k, v in weights.items()}
+
+
+class BatchSizeScheduler(Callback):
+    """Multiply the training loader's batch size by ``factor`` at each epoch of ``milestones``, instead of dividing
+    the learning rate ("Don't decay the learning rate, increase the batch size", Smith et al., 2017: the gradient
+    noise falls alike, with fewer and larger steps).
+
+    milestones: epoch indices from 0 (as ``MultiStepLR``'s): epoch e trains with ``base * factor ** k``, k the number
+        of milestones <= e, where base is the loader's batch size when ``fit`` starts. factor: an integer >= 2.
+
+    The loader (``fit``'s train_loader, through ``FitState``) must read its ``batch_size`` attribute when an epoch
+    starts, as ``minidl.data.DataLoader`` does. A resumed run continues with the batch size of its epoch; at the end
+    of training the loader gets its base batch size back.
+    """
+
+    def __init__(self, milestones: Sequence[int], factor: int = 5) -> None:
+        values = list(milestones)
+        if not values or any(isinstance(m, bool) or not isinstance(m, int) or m < 1 for m in values):
+            raise ValueError(f"BatchSizeScheduler: milestones must be epoch indices >= 1, got {milestones!r}")
+        if values != sorted(set(values)):
+            raise ValueError(f"BatchSizeScheduler: milestones must increase strictly, got {milestones!r}")
+        if isinstance(factor, bool) or not isinstance(factor, int) or factor < 2:
+            raise ValueError(f"BatchSizeScheduler: factor must be an integer >= 2 (batch sizes are whole), got "
+                             f"{factor!r}")  # fmt: skip
+        self.milestones, self.factor = values, factor
+        self.base_batch_size: int | None = None
+
+    def batch_size_at(self, epoch: int) -> int:
+        """The batch size epoch ``epoch`` (from 0) trains with."""
+        if self.base_batch_size is None:
+            raise RuntimeError("BatchSizeScheduler: the base batch size is known once fit starts")
+        return self.base_batch_size * self.factor ** sum(m <= epoch for m in self.milestones)
+
+    def on_train_begin(self, state: FitState) -> None:
+        size = getattr(state.train_loader, "batch_size", None)
+        if isinstance(size, bool) or not isinstance(size, int):
+            kind = type(state.train_loader).__name__
+            raise TypeError(f"BatchSizeScheduler: the train loader needs an integer batch_size attribute it reads "
+                            f"each epoch (minidl.data.DataLoader has one), got {kind}")  # fmt: skip
+        if state.start_epoch == 0 or self.base_batch_size is None:
+            self.base_batch_size = size
+
+    def on_epoch_begin(self, state: FitState) -> None:
+        size = self.batch_size_at(state.epoch)
+        if size != state.train_loader.batch_size:
+            state.say(f"BatchSizeScheduler: batch size {state.train_loader.batch_size} -> {size}")
+            state.train_loader.batch_size = size
+
+    def on_train_end(self, state: FitState) -> None:
+        state.train_loader.batch_size = self.base_batch_size
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"base_batch_size": self.base_batch_size}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        base = state["base_batch_size"]
+        self.base_batch_size = None if base is None else int(base)
