@@ -173,17 +173,20 @@ def run(
     models: str | None = None,
     steps: int | None = None,
     rounds: int = ROUNDS,
+    max_bytes: int = 2**27,
 ) -> tuple[str, dict[str, Any]]:
     """Run the three parts (see the module docstring); returns the Markdown report and the data. ``models``: a
     comma-separated subset of ``SPECS``; ``steps``: timed steps per set-up instead of each model's own number;
-    ``rounds``: how many times each set-up runs (the median run is reported)."""
+    ``rounds``: how many times each set-up runs (the median run is reported); ``max_bytes``: the largest
+    Allreduce message timed (128 MiB)."""
     chosen = list(SPECS) if models is None else [m.strip() for m in models.split(",")]
     unknown = [m for m in chosen if m not in SPECS]
     if unknown:
         raise ValueError(f"benchmarks distributed: unknown model(s) {unknown}; choose from {list(SPECS)}")
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "allreduce.json"
-        (points,) = _finish(_worker(["allreduce", "--repeat", str(repeat)], out, threads, 2), [out])
+        allreduce = ["allreduce", "--repeat", str(repeat), "--max-bytes", str(max_bytes)]
+        (points,) = _finish(_worker(allreduce, out, threads, 2), [out])
         results = {model: measure_steps(model, threads, Path(folder), steps, rounds) for model in chosen}
     alpha, beta = scaling.fit_alpha_beta([p["bytes"] for p in points], [p["median_s"] for p in points])
     measured_only = dict.fromkeys(NETWORKS_GBIT, 0.0)

@@ -32,15 +32,16 @@ MODELS = {
 }
 
 
-def time_allreduce(repeat: int) -> list[dict[str, float]]:
-    """[{"bytes", "median_s", "min_s"}] for every size of ``MESSAGE_BYTES``: the slowest rank's time per call."""
+def time_allreduce(repeat: int, max_bytes: int = MESSAGE_BYTES[-1]) -> list[dict[str, float]]:
+    """[{"bytes", "median_s", "min_s"}] for every size of ``MESSAGE_BYTES`` up to ``max_bytes``: the slowest
+    rank's time per call."""
     from mpi4py import MPI
 
     import minidl.distributed as dist
 
     comm = dist.world.world().comm
     results = []
-    for nbytes in MESSAGE_BYTES:
+    for nbytes in (n for n in MESSAGE_BYTES if n <= max_bytes):
         buffer = np.ones(nbytes // 4, dtype=np.float32)
         samples = np.empty(repeat)
         for i in range(3 + repeat):  # three warm-up calls
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("kind", choices=["allreduce", "steps"])
     parser.add_argument("--out", type=Path, required=True, help="the JSON file rank 0 writes")
     parser.add_argument("--repeat", type=int, default=20, help="allreduce: timed calls per message size")
+    parser.add_argument("--max-bytes", type=int, default=MESSAGE_BYTES[-1], help="allreduce: the largest message")
     parser.add_argument("--model", choices=list(MODELS), default="lenet5", help="steps: the model")
     parser.add_argument("--batch", type=int, default=32, help="steps: images per rank and step")
     parser.add_argument("--warmup", type=int, default=3, help="steps: untimed first steps")
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
 
     dist.init()
     if args.kind == "allreduce":
-        result: Any = time_allreduce(args.repeat)
+        result: Any = time_allreduce(args.repeat, args.max_bytes)
     else:
         result = time_steps(args.model, args.batch, args.warmup, args.steps)
     if dist.rank() == 0:
