@@ -121,6 +121,7 @@ def _size(nbytes: float) -> str:
 
 
 def allreduce_table(points: list[dict[str, float]], alpha: float, beta: float) -> str:
+    """Measured Allreduce times per message size beside the fitted model's."""
     rows = []
     for p in points:
         model = 2 * alpha + p["bytes"] * beta
@@ -131,6 +132,7 @@ def allreduce_table(points: list[dict[str, float]], alpha: float, beta: float) -
 
 
 def steps_table(steps: dict[str, dict[str, Any]]) -> str:
+    """Each model's set-ups: the median parts of a step, the images per second, and their ratio to 1 rank."""
     rows = []
     for model, setups in steps.items():
         base = setups["1 rank"]["images_per_s"]

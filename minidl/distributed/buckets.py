@@ -22,17 +22,21 @@ class Bucket:
 
     @property
     def dtype(self) -> Any:
+        """The dtype of every tensor in the bucket."""
         return self.tensors[0].data.dtype
 
     @property
     def backend(self) -> Any:
+        """The backend (device) of every tensor in the bucket."""
         return self.tensors[0].backend
 
     @property
     def nbytes(self) -> int:
+        """The size of the flat array, in bytes."""
         return self.numel * self.dtype.itemsize
 
     def add(self, t: Tensor) -> None:
+        """Append ``t`` (of the bucket's dtype and device) at the end of the flat layout."""
         self.tensors.append(t)
         self.offsets.append(self.numel)
         self.numel += int(math.prod(t.shape))

@@ -58,6 +58,7 @@ class DistributedOptimizer(Optimizer):
     # ------------------------------------------------------------------------- the wrapped optimizer's state
     @property
     def param_groups(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        """The wrapped optimizer's parameter groups (the same list)."""
         return self.optimizer.param_groups
 
     @param_groups.setter
@@ -66,6 +67,7 @@ class DistributedOptimizer(Optimizer):
 
     @property
     def state(self) -> Any:  # type: ignore[override]
+        """The wrapped optimizer's per-parameter state (the same dict)."""
         return self.optimizer.state
 
     @state.setter
@@ -74,10 +76,12 @@ class DistributedOptimizer(Optimizer):
 
     @property
     def defaults(self) -> dict[str, Any]:  # type: ignore[override]
+        """The wrapped optimizer's default options."""
         return self.optimizer.defaults
 
     @property
     def _step_count(self) -> int:  # type: ignore[override]
+        # the lr schedulers read it to check the order of their calls
         return self.optimizer._step_count
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
