@@ -100,6 +100,14 @@ class DistributedOptimizer(Optimizer):
         """Load a state dict into the wrapped optimizer."""
         self.optimizer.load_state_dict(state_dict)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The communicator is this process's link to the job: a copy elsewhere joins the world it lands in.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_comm", "_buffers", "_agreed_layout")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._comm, self._buffers, self._agreed_layout = world(), {}, None
+
     def __repr__(self) -> str:
         return f"DistributedOptimizer({self.optimizer!r}, bucket_mb={self.bucket_mb:g}, ranks={self._comm.size})"
 

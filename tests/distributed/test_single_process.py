@@ -5,6 +5,7 @@ device arrays through host memory; the errors."""
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 
@@ -121,6 +122,16 @@ def test_distributed_optimizer_is_the_wrapped_optimizer_for_schedulers_and_check
     opt.zero_grad()
     assert model.weight.grad is None
     assert "DistributedOptimizer(SGD" in repr(opt) and "ranks=1" in repr(opt)
+
+
+def test_distributed_optimizer_pickles_with_its_wrapped_optimizer():
+    model = nn.Linear(2, 1)
+    opt = dist.DistributedOptimizer(optim.Adam(model.parameters(), lr=0.1), bucket_mb=2)
+    model(minidl.ones(1, 2)).sum().backward()
+    opt.step()
+    copy = pickle.loads(pickle.dumps(opt))
+    assert copy.bucket_mb == 2 and copy.state_dict()["state"][0]["step"] == 1
+    assert copy._comm is dist.world.world()
 
 
 def test_distributed_optimizer_refuses_what_it_cannot_wrap():
