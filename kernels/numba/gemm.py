@@ -10,8 +10,11 @@ micro-kernel (the GotoBLAS / BLIS scheme).
   types, ``llvm.fmuladd``, which becomes ``vfmadd231ps`` with FMA and a multiply and an add without). The tile is
   written in 64-byte rows, so on AVX-512 each row is one register and on NEON four.
 - **Packing.** Per K-block, A is copied into panels of ``MR`` rows and B into panels of ``NR`` columns, each stored
-  with its short side running fastest, so that the micro-kernel reads two contiguous streams. Rows and columns
-  past the edge are packed as zeros; the edge tiles of C go through a small scratch tile.
+  with its short side running fastest, so that the micro-kernel reads two contiguous streams. Where the source
+  runs the other way (a row-major A, a B stored transposed) the copy goes through 8 x 8 float32 (4 x 4 float64)
+  transposes in registers, and every pack walks a few source rows at a time so that rows 4 KiB apart do not
+  evict each other from L1: about half a cycle per value. Rows and columns past the edge are packed as zeros; the
+  edge tiles of C go through a small scratch tile.
 - **Cache blocking.** K is cut into equal blocks of at most ``KC`` steps (a B micro-panel, ``KC x NR``, stays in
   the 32 KiB L1 while a block of A panels, ``A_BLOCK_BYTES``, streams from L2 past it); N into blocks whose
   packed B (``B_BLOCK_BYTES``) stays in L3. The blocks of A panels are split between threads (``prange``).
