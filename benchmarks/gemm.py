@@ -1,5 +1,6 @@
-"""The convolution's hot path: our Numba GEMM against NumPy's BLAS (GFLOP/s), and im2col / col2im per
-implementation (reference / Numba / Cython) on the course's convolution shapes, with Numba's first-call times.
+"""The convolution's hot path: our Numba GEMM against NumPy's BLAS (GFLOP/s and the ratio of paired runs) on square
+products and on ResNet-18's convolution GEMMs, and im2col / col2im per implementation (reference / Numba / Cython)
+on the course's convolution shapes, with Numba's first-call times.
 
 Run through the benchmark CLI, which pins the thread pools first, or alone:
 ``python -m benchmarks.gemm [--threads 1] [--repeat N]``.
@@ -8,6 +9,7 @@ Run through the benchmark CLI, which pins the thread pools first, or alone:
 from __future__ import annotations
 
 import math
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,11 +22,24 @@ import numpy as np
 from benchmarks.report import markdown_table
 from benchmarks.timing import summary, time_alternating
 
-GEMM_CASES = [
-    ("256×256 @ 256×256", 256, 256, 256),
-    ("512×512 @ 512×512", 512, 512, 512),
-    ("1024×1024 @ 1024×1024", 1024, 1024, 1024),
-    ("ResNet 3×3, one image: 64×576 @ 576×1024", 64, 576, 1024),
+# name, a's shape, b's shape, which operands are transposed in memory (each matrix F-contiguous, as the
+# convolution's backward passes hand them over). Square products, then the GEMMs of ResNet-18's 3×3 convolutions
+# (CIFAR form) at batch 32 as the CPU backend's im2col path issues them: weights @ each image's columns (forward),
+# weightsᵀ @ each image's output gradient (input gradient), output gradient @ each image's columnsᵀ (weight
+# gradient, summed over the batch afterwards).
+GEMM_CASES: list[tuple[str, tuple[int, ...], tuple[int, ...], str]] = [
+    ("256² @ 256²", (256, 256), (256, 256), ""),
+    ("512² @ 512²", (512, 512), (512, 512), ""),
+    ("1024² @ 1024²", (1024, 1024), (1024, 1024), ""),
+    ("2048² @ 2048²", (2048, 2048), (2048, 2048), ""),
+    ("ResNet 3×3, one image: 64×576 @ 576×1024", (64, 576), (576, 1024), ""),
+    ("layer1 fwd: 64×576 @ 32 × 576×1024", (64, 576), (32, 576, 1024), ""),
+    ("layer2 fwd: 128×1152 @ 32 × 1152×256", (128, 1152), (32, 1152, 256), ""),
+    ("layer3 fwd: 256×2304 @ 32 × 2304×64", (256, 2304), (32, 2304, 64), ""),
+    ("layer4 fwd: 512×4608 @ 32 × 4608×16", (512, 4608), (32, 4608, 16), ""),
+    ("layer1 input grad: (64×576)ᵀ @ 32 × 64×1024", (576, 64), (32, 64, 1024), "a"),
+    ("layer1 weight grad: 32 × 64×1024 @ (576×1024)ᵀ", (32, 64, 1024), (32, 1024, 576), "b"),
+    ("layer4 weight grad: 32 × 512×16 @ (4608×16)ᵀ", (32, 512, 16), (32, 16, 4608), "b"),
 ]
 
 # name, x shape, kernel_size, stride, padding (top, bottom, left, right), dilation, images per call
@@ -43,36 +58,47 @@ def _rounds(repeat: int, seconds_per_round: float, least: int = 5) -> int:
     return max(least, min(repeat, int(repeat * 1e-3 / seconds_per_round)))
 
 
+def _operand(rng: np.random.Generator, shape: tuple[int, ...], transposed: bool) -> np.ndarray:
+    x = rng.standard_normal(shape).astype(np.float32)
+    return np.ascontiguousarray(x.swapaxes(-1, -2)).swapaxes(-1, -2) if transposed else x
+
+
 def _gemm_table(repeat: int) -> tuple[str, list[dict[str, Any]]]:
+    """Our Numba matmul against NumPy's (OpenBLAS) on each case, alternating in one process: GFLOP/s from the
+    medians, and the ratio ours / BLAS of each round's pair of calls, as its median and quartiles."""
     from minidl.backend import get_backend
 
-    ours = get_backend("cpu").kernels.resolve("gemm", "numba")
+    kernels = get_backend("cpu").kernels
+    candidates = {"blas": kernels.resolve("matmul", "blas"), "numba": kernels.resolve("matmul", "numba")}
     rng = np.random.default_rng(0)
     rows, records = [], []
-    for name, m, k, n in GEMM_CASES:
-        a = rng.standard_normal((m, k)).astype(np.float32)
-        b = rng.standard_normal((k, n)).astype(np.float32)
-        flops = 2 * m * k * n
+    for name, a_shape, b_shape, transposed in GEMM_CASES:
+        a, b = _operand(rng, a_shape, "a" in transposed), _operand(rng, b_shape, "b" in transposed)
+        (m, k), n = a.shape[-2:], b.shape[-1]
+        flops = 2 * m * k * n * math.prod(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
         samples = time_alternating(
-            {"numpy": lambda a=a, b=b: a @ b, "numba": lambda a=a, b=b: ours(a, b)},
+            {impl: (lambda fn=fn, a=a, b=b: fn(a, b)) for impl, fn in candidates.items()},
             repeat=_rounds(repeat, flops / 50e9, least=max(5, repeat // 10)),
             warmup=2,
         )
         stats = {impl: summary(s) for impl, s in samples.items()}
         gflops = {impl: flops / s["median_s"] / 1e9 for impl, s in stats.items()}
-        best = {impl: flops / s["min_s"] / 1e9 for impl, s in stats.items()}
-        ratio = gflops["numba"] / gflops["numpy"]
+        ratios = [t_blas / t_ours for t_blas, t_ours in zip(samples["blas"], samples["numba"])]
+        q1, median, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
         rows.append(
             [
                 name,
-                f"{gflops['numpy']:.1f} (best {best['numpy']:.1f})",
-                f"{gflops['numba']:.1f} (best {best['numba']:.1f})",
-                f"{100 * ratio:.0f}%",
+                f"{gflops['blas']:.1f}",
+                f"{gflops['numba']:.1f}",
+                f"{100 * median:.0f}% ({100 * q1:.0f}–{100 * q3:.0f})",
             ]
         )
-        records.append({"case": name, "m": m, "k": k, "n": n, "gflops_median": gflops, "gflops_best": best, **stats})
-    table = markdown_table(["float32 GEMM", "NumPy BLAS GFLOP/s", "Numba gemm GFLOP/s", "Numba / BLAS"], rows)
-    return table, records
+        records.append(
+            {"case": name, "a": list(a.shape), "b": list(b.shape), "transposed": transposed, "gflop": flops / 1e9,
+             "gflops_median": gflops, "ratio_median": median, "ratio_quartiles": [q1, q3], **stats}
+        )  # fmt: skip
+    headers = ["float32 product", "NumPy BLAS GFLOP/s", "Numba GFLOP/s", "Numba / BLAS: median (quartiles) of pairs"]
+    return markdown_table(headers, rows), records
 
 
 def _conv_table(repeat: int) -> tuple[str, list[dict[str, Any]], dict[str, str]]:
