@@ -2,6 +2,7 @@
 stacked driver with tiny blocks, so that small matrices cross every block edge."""
 
 import importlib
+import threading
 
 import numpy as np
 import pytest
@@ -133,6 +134,18 @@ def test_stacked_with_tiny_blocks(dtype, m, k, n, count, shared, a_layout, b_lay
     g.gemm_stacked(_stack(a, a_layout, rng), _stack(b, b_layout, rng), out, blocks)
     for i in range(count):
         _check(out[i], a[min(i, len(a) - 1)], b[min(i, len(b) - 1)])
+
+
+def test_packing_scratch_is_aligned_and_kept_up_to_its_limit(monkeypatch):
+    g = numba_gemm_module
+    monkeypatch.setattr(g, "_kept", threading.local())  # this test's own thread-local scratch
+    first = g._scratch(np.dtype(np.float32), 1000)
+    again = g._scratch(np.dtype(np.float64), 300)
+    assert first.ctypes.data % 64 == 0 and first.size == 1000 and again.dtype == np.float64
+    assert again.ctypes.data == first.ctypes.data  # the same memory, not a fresh allocation
+    monkeypatch.setattr(g, "_SCRATCH_KEPT_BYTES", 8000)
+    big = g._scratch(np.dtype(np.float32), 4000)  # 16000 bytes: served, not kept
+    assert big.size == 4000 and g._scratch(np.dtype(np.float32), 10).ctypes.data == first.ctypes.data
 
 
 @pytest.mark.parametrize("gemm", IMPLS)
