@@ -86,7 +86,7 @@ def _panel_width(typingctx, x):
 
 @intrinsic
 def _tile(typingctx, kc, a_pack, a_start, b_pack, b_start, c, row, col, overwrite):
-    """C[row : row + MR, col : col + NR] = (or +=, unless ``overwrite``) Ap @ Bp, where Ap (MR, kc) and
+    """c[row : row + MR, col : col + NR] = Ap @ Bp if ``overwrite`` else c[...] + Ap @ Bp, where Ap (MR, kc) and
     Bp (kc, NR) are packed panels: Ap[i, p] = a_pack[a_start + p * MR + i], Bp[p, j] = b_pack[b_start + p * NR + j].
     a_pack, b_pack: 1-D; c: 2-D with contiguous rows; the tile must lie inside c."""
     if not (_float_arrays(a_pack, b_pack, c) and a_pack.dtype == b_pack.dtype == c.dtype and c.ndim == 2):
