@@ -20,7 +20,9 @@ CPU_PREFERRED = {
     "scatter_add": "cython",
     "erf": "numba",
     "keep_where": "bitmask",  # 10x np.where on a ReLU's random mask
-    "matmul": "blas",  # OpenBLAS through NumPy: ~1.3x our Numba GEMM at 1024² (python -m benchmarks gemm)
+    # OpenBLAS through NumPy. Our Numba GEMM is on par (100% of it at 1024², 95-136% on ResNet-18's conv GEMMs:
+    # python -m benchmarks gemm), but a whole ResNet-18 training step took the same time with either (1814 vs 1818 ms)
+    "matmul": "blas",
     "gemm": "reference",  # the same BLAS call
     "im2col": "numba",
     "col2im": "numba",
