@@ -171,3 +171,17 @@ def test_a_few_steps_lower_the_loss_on_real_canvases(small_detector):
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.6 * losses[0], losses
+
+
+def test_the_losses_and_matching_on_cuda_give_the_cpu_values():
+    locations, scores, classes, offsets = _random_problem(7, n=1, a=4, c=3)
+    on_cpu = multibox_loss(*(minidl.tensor(a) for a in (locations, scores, classes, offsets)))
+    on_gpu = multibox_loss(*(minidl.tensor(a).to("cuda") for a in (locations, scores, classes, offsets)))
+    assert all(t.device == "cuda" for t in on_gpu)
+    np.testing.assert_allclose([t.item() for t in on_gpu], [t.item() for t in on_cpu], rtol=1e-12)
+    defaults = minidl.tensor([[0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0]])
+    box = [np.array([[0.1, 0.0, 0.5, 0.5]], dtype=np.float32)]
+    cpu = match_defaults(defaults, box, [np.array([4])], SSDBoxCoder())
+    gpu = match_defaults(defaults.to("cuda"), box, [np.array([4])], SSDBoxCoder())
+    assert cpu[0].tolist() == gpu[0].tolist() == [[5, 0]]
+    np.testing.assert_array_equal(cpu[1].numpy(), gpu[1].numpy())

@@ -64,8 +64,8 @@ def multibox_loss(
     count = max(int(positive.sum()), 1)
     per_box = cross_entropy(scores.reshape(n * a, c), classes.reshape(n * a), reduction="none").reshape(n, a)
     chosen = positive | hard_negatives(per_box.detach().numpy(), target, negative_ratio)
-    dtype = scores.dtype
-    confidence = (per_box * from_numpy(chosen.astype(dtype))).sum() / count
-    mask = from_numpy(np.repeat(positive[:, :, None], 4, axis=2).astype(dtype))
+    dtype, device = scores.dtype, scores.device
+    confidence = (per_box * from_numpy(chosen.astype(dtype)).to(device)).sum() / count
+    mask = from_numpy(np.repeat(positive[:, :, None], 4, axis=2).astype(dtype)).to(device)
     localisation = (smooth_l1_loss(locations, offsets, reduction="none") * mask).sum() / count
     return localisation, confidence

@@ -32,11 +32,12 @@ def match_defaults(
 ) -> tuple[Tensor, Tensor]:
     """Targets of a batch: defaults (A, 4) xyxy; boxes: per image (G_i, 4) xyxy in the defaults' units;
     labels: per image (G_i,) classes from 0 -> (classes int64 (N, A) with 0 for background and label + 1 for a
-    match, offsets (N, A, 4) of the defaults' dtype)."""
+    match, offsets (N, A, 4) of the defaults' dtype), both on the CPU (move them to the model's device)."""
     if len(boxes) != len(labels):
         raise ValueError(f"match_defaults: one boxes and one labels array per image expected, got {len(boxes)} and "
                          f"{len(labels)}")  # fmt: skip
-    prior = defaults.numpy()
+    prior = defaults.numpy()  # the matching runs on the host, whatever the defaults' device
+    host_defaults = from_numpy(prior)
     classes = np.zeros((len(boxes), len(prior)), dtype=np.int64)
     matched = np.broadcast_to(prior, (len(boxes), *prior.shape)).copy()  # background rows encode to zero offsets
     with no_grad():
@@ -48,7 +49,7 @@ def match_defaults(
                                  "(G, 4) boxes and G labels expected")  # fmt: skip
             if len(truth) == 0:
                 continue
-            overlaps = box_iou(from_numpy(truth), defaults).numpy()  # (G, A)
+            overlaps = box_iou(from_numpy(truth), host_defaults).numpy()  # (G, A)
             best_truth = overlaps.argmax(axis=0)  # per default box
             best_iou = overlaps.max(axis=0)
             best_default = overlaps.argmax(axis=1)  # per ground-truth box
@@ -57,5 +58,5 @@ def match_defaults(
             positive = best_iou >= iou_threshold
             classes[i, positive] = names[best_truth[positive]] + 1
             matched[i, positive] = truth[best_truth[positive]]
-        offsets = coder.encode(from_numpy(matched), defaults)
+        offsets = coder.encode(from_numpy(matched), host_defaults)
     return from_numpy(classes), offsets
