@@ -11,8 +11,12 @@ backbone is a pre-trained digit classifier (the course's third kind of fine-tuni
 4. Evaluate on ``--test-canvases`` test canvases (digits the network never saw): mAP@0.5 (VOC, all-point) and COCO's
    mAP@[.5:.95]; draw the first canvases with the predicted boxes, digits and scores to ``--out``.
 
-    python examples/detect_digits.py                        # one thread: mAP@0.5 >= 0.90 well within 15 minutes
+    python examples/detect_digits.py                        # one thread, about 10 minutes
     python examples/detect_digits.py --backbone runs/mobilenet_digits.npz   # pre-train once, reuse after
+
+Measured with the defaults (one thread, on a 2-core machine shared with other jobs, so slower than alone): digit
+accuracy 96.99% after the one epoch of pre-training (107 s), then mAP@0.5 0.946 and COCO mAP@[.5:.95] 0.678 on the
+1,000 test canvases (3,012 digits), 619 s from start to end.
 
 ``--data-dir`` is the folder holding ``mnist/`` (or the four IDX files); without it the files are looked for in
 ``$MINIDL_DATA``, ``~/.cache/minidl`` and the repository's ``data/``; ``--download`` fetches them. A run repeats
