@@ -76,6 +76,8 @@ class WinogradRule(NamedTuple):
     min_channels: int
     min_size_4: int
     min_size_2: int | None = None
+    # the im2col implementations Winograd was measured against and beat; against the others "auto" keeps im2col
+    against_im2col: tuple[str, ...] = ("numba",)
 
 
 class Convolution:
@@ -126,6 +128,8 @@ class Convolution:
         rule = self.winograd
         if self.algorithm == "auto":
             if rule is None or min(in_channels, weight_shape[0]) < rule.min_channels:
+                return "im2col"
+            if self.kernels.choice("im2col") not in rule.against_im2col:
                 return "im2col"
             if min(out_hw) >= rule.min_size_4:
                 return "winograd4"
