@@ -32,7 +32,7 @@ class Initializer:
     """Base class: ``initializer(tensor, keras_shape)`` fills ``tensor`` in place."""
 
     def __call__(self, tensor: Tensor, keras_shape: tuple[int, ...]) -> Tensor:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define __call__(tensor, keras_shape)")
 
     def get_config(self) -> dict[str, Any]:
         """The arguments that rebuild this initializer."""
