@@ -58,14 +58,23 @@ def test_environment_variable_forces_an_implementation(monkeypatch):
     assert backend.kernels.choice("erf") == "reference"
 
 
-@pytest.mark.parametrize(("stride", "padding", "groups"), [(1, 1, 1), (2, 0, 1), (1, 2, 2)])
-def test_im2col_wide_and_per_image_products_agree(stride, padding, groups):
-    """Small output maps run im2col's GEMM as one wide product per chunk; larger ones, one product per image. Both
-    give the same convolution and gradients (float64)."""
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "groups", "algorithm"),
+    [
+        (3, 1, 1, 1, "im2col"),
+        (3, 2, 0, 1, "im2col"),
+        (3, 1, 2, 2, "im2col"),
+        (1, 1, 0, 1, "auto"),
+        (1, 2, 0, 1, "auto"),
+    ],
+)
+def test_wide_and_per_image_products_agree(kernel, stride, padding, groups, algorithm):
+    """Small output maps run im2col's (and 1×1 convolutions') GEMM as one wide product per chunk; larger ones, one
+    product per image. Both give the same convolution and gradients (float64)."""
     convolution = get_backend("cpu").convolution
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 4, 7, 6))
-    w = rng.standard_normal((6, 4 // groups, 3, 3))
+    w = rng.standard_normal((6, 4 // groups, kernel, kernel))
     g = None
     results = []
     saved = convolution.wide_length
@@ -73,8 +82,9 @@ def test_im2col_wide_and_per_image_products_agree(stride, padding, groups):
         for wide_length in (0, 1_000):
             convolution.wide_length = wide_length
             xm, wm = minidl.tensor(x, requires_grad=True), minidl.tensor(w, requires_grad=True)
-            with use_kernels("im2col", "conv2d"):
+            with use_kernels(algorithm, "conv2d"):
                 out = F.conv2d(xm, wm, stride=stride, padding=padding, groups=groups)
+            assert out.grad_fn.plan.algorithm == ("pointwise" if kernel == 1 else "im2col")
             g = rng.standard_normal(out.shape) if g is None else g
             out.backward(minidl.tensor(g))
             results.append([out.detach().numpy(), xm.grad.numpy(), wm.grad.numpy()])

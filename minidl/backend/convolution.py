@@ -154,8 +154,12 @@ class Convolution:
         if algorithm.startswith("winograd"):
             return self._winograd(x, w, padding, _tile_size(algorithm), (ho, wo)), plan
         if algorithm == "pointwise":
-            x3 = _pointwise_input(xp, x, stride)
-            return xp.reshape(kernels.matmul(xp.reshape(w, (cout, cg)), x3), (n, cout, ho, wo)), plan
+            x3, w2 = _pointwise_input(xp, x, stride), xp.reshape(w, (cout, cg))
+            if self._wide(groups, ho * wo):  # one (C_out, C) @ (C, N · L) product
+                out = _columns_as_images(xp, kernels.matmul(w2, _images_as_columns(xp, x3)), n)
+            else:
+                out = kernels.matmul(w2, x3)
+            return xp.reshape(out, (n, cout, ho, wo)), plan
         k, length = cg * kh * kw, ho * wo
         w3 = xp.reshape(w, (groups, cout // groups, k))
         out = xp.empty((n, groups, cout // groups, length), dtype=x.dtype)
@@ -173,32 +177,48 @@ class Convolution:
 
     def backward(self, g, x, w, plan: ConvolutionPlan, need_x: bool, need_w: bool) -> tuple[Any, Any]:
         """The gradients (dx or None, dw or None) of ``forward`` for the output gradient g: (N, C_out, Ho, Wo)."""
-        xp, kernels = self.xp, self.kernels
-        n, c = x.shape[:2]
-        cout, cg = w.shape[:2]
+        kernels = self.kernels
         geometry = (plan.stride, plan.padding, plan.dilation)
         if plan.algorithm == "depthwise":
             gx = kernels.depthwise_conv2d_backward_input(g, w, x.shape, *geometry) if need_x else None
             gw = kernels.depthwise_conv2d_backward_weight(g, x, w.shape, *geometry) if need_w else None
             return gx, gw
         if plan.algorithm == "pointwise":
-            g3 = xp.reshape(g, (n, cout, -1))
-            gx = gw = None
-            if need_x:
-                gx3 = kernels.matmul(xp.reshape(w, (cout, cg)).T, g3)
-                sh, sw = plan.stride
-                if (sh, sw) == (1, 1):
-                    gx = xp.reshape(gx3, x.shape)
-                else:
-                    gx = xp.zeros(x.shape, dtype=g.dtype)
-                    gx[:, :, ::sh, ::sw] = xp.reshape(gx3, (n, c, *plan.out_hw))
-            if need_w:
-                x3 = _pointwise_input(xp, x, plan.stride)
-                gw = xp.reshape(xp.sum(kernels.matmul(g3, xp.swapaxes(x3, 1, 2)), axis=0), w.shape)
-            return gx, gw
+            return self._pointwise_backward(g, x, w, plan, need_x, need_w)
         if plan.algorithm.startswith("winograd"):
             return self._winograd_backward(g, x, w, plan, need_x, need_w)
         return self._im2col_backward(g, x, w, plan, need_x, need_w)
+
+    def _pointwise_backward(self, g, x, w, plan: ConvolutionPlan, need_x: bool, need_w: bool) -> tuple[Any, Any]:
+        """The gradients of a 1×1 convolution: per image, or as wide products over the batch where the maps are
+        small (``_wide``), or, for the weight gradient, where the per-image products' (N, C_out, C) sum would move
+        more bytes than laying the images side by side."""
+        xp, kernels = self.xp, self.kernels
+        n, c = x.shape[:2]
+        cout = w.shape[0]
+        length = plan.out_hw[0] * plan.out_hw[1]
+        g3, w2 = xp.reshape(g, (n, cout, -1)), xp.reshape(w, (cout, c))
+        wide = self._wide(1, length)
+        gx = gw = None
+        if need_x:
+            if wide:
+                gx3 = _columns_as_images(xp, kernels.matmul(w2.T, _images_as_columns(xp, g3)), n)
+            else:
+                gx3 = kernels.matmul(w2.T, g3)
+            sh, sw = plan.stride
+            if (sh, sw) == (1, 1):
+                gx = xp.reshape(gx3, x.shape)
+            else:
+                gx = xp.zeros(x.shape, dtype=g.dtype)
+                gx[:, :, ::sh, ::sw] = xp.reshape(gx3, (n, c, *plan.out_hw))
+        if need_w:
+            x3 = _pointwise_input(xp, x, plan.stride)
+            if wide or cout * c >= length * (cout + c):
+                gw = kernels.matmul(_images_as_columns(xp, g3), _images_as_columns(xp, x3).T)
+            else:
+                gw = xp.sum(kernels.matmul(g3, xp.swapaxes(x3, 1, 2)), axis=0)
+            gw = xp.reshape(gw, w.shape)
+        return gx, gw
 
     def _wide(self, groups: int, length: int) -> bool:
         """Whether im2col's GEMM runs as one wide product per chunk (output maps of at most ``wide_length`` pixels,
