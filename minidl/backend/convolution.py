@@ -199,10 +199,12 @@ class Convolution:
         length = plan.out_hw[0] * plan.out_hw[1]
         g3, w2 = xp.reshape(g, (n, cout, -1)), xp.reshape(w, (cout, c))
         wide = self._wide(1, length)
+        wide_w = need_w and (wide or cout * c >= length * (cout + c))
+        g_wide = _images_as_columns(xp, g3) if (need_x and wide) or wide_w else None  # (C_out, N · L), made once
         gx = gw = None
         if need_x:
             if wide:
-                gx3 = _columns_as_images(xp, kernels.matmul(w2.T, _images_as_columns(xp, g3)), n)
+                gx3 = _columns_as_images(xp, kernels.matmul(w2.T, g_wide), n)
             else:
                 gx3 = kernels.matmul(w2.T, g3)
             sh, sw = plan.stride
@@ -213,8 +215,8 @@ class Convolution:
                 gx[:, :, ::sh, ::sw] = xp.reshape(gx3, (n, c, *plan.out_hw))
         if need_w:
             x3 = _pointwise_input(xp, x, plan.stride)
-            if wide or cout * c >= length * (cout + c):
-                gw = kernels.matmul(_images_as_columns(xp, g3), _images_as_columns(xp, x3).T)
+            if wide_w:
+                gw = kernels.matmul(g_wide, _images_as_columns(xp, x3).T)
             else:
                 gw = xp.sum(kernels.matmul(g3, xp.swapaxes(x3, 1, 2)), axis=0)
             gw = xp.reshape(gw, w.shape)
