@@ -20,7 +20,9 @@ from minidl.tensor import Tensor, ones
 
 
 class _Pooling2D(Layer):
-    """Arguments and output shapes of the windowed poolings."""
+    """Arguments and output shapes of the windowed poolings; ``pool`` is the subclass's ``_module`` over them."""
+
+    _module: type[nn.Module]
 
     def __init__(
         self,
@@ -36,6 +38,7 @@ class _Pooling2D(Layer):
         self.strides = self.pool_size if strides is None else layout.pair(strides, "strides", kind)
         self.padding = layout.check_padding(padding, kind)
         self.data_format = config.standardize_data_format(data_format)
+        self.pool = self._module(self.pool_size, self.strides)
 
     def build(self, input_shape: Shape) -> None:
         layout.check_image_input(self, input_shape, self.data_format)
@@ -78,16 +81,7 @@ class MaxPooling2D(_Pooling2D):
     """The maximum of each ``pool_size`` window, every ``strides`` (default: ``pool_size``):
     (N, H, W, C) -> (N, Ho, Wo, C). Holds an ``nn.MaxPool2d``."""
 
-    def __init__(
-        self,
-        pool_size: Any = (2, 2),
-        strides: Any = None,
-        padding: str = "valid",
-        data_format: str | None = None,
-        **kwargs: Any,
-    ):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
-        self.pool = nn.MaxPool2d(self.pool_size, self.strides)
+    _module = nn.MaxPool2d
 
     def _pool(self, x: Tensor) -> Tensor:
         pads = self._pads(x)
@@ -98,16 +92,7 @@ class AveragePooling2D(_Pooling2D):
     """The mean of each ``pool_size`` window, every ``strides`` (default: ``pool_size``):
     (N, H, W, C) -> (N, Ho, Wo, C). Holds an ``nn.AvgPool2d``."""
 
-    def __init__(
-        self,
-        pool_size: Any = (2, 2),
-        strides: Any = None,
-        padding: str = "valid",
-        data_format: str | None = None,
-        **kwargs: Any,
-    ):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
-        self.pool = nn.AvgPool2d(self.pool_size, self.strides)
+    _module = nn.AvgPool2d
 
     def _pool(self, x: Tensor) -> Tensor:
         pads = self._pads(x)
