@@ -48,7 +48,14 @@ def main(argv: list[str] | None = None) -> None:
         "--epochs-fraction", type=float, default=1.0,
         help="training suite: time this share of each epoch's batches and extrapolate (default 1: full epochs)",
     )  # fmt: skip
-    parser.add_argument("--batch-size", type=int, default=64, help="training suite: batch size (default 64)")
+    parser.add_argument(
+        "--batch-size", type=int, default=None,
+        help="training suite: batch size (default 64); models suite: time this batch size only (default: 1 and 32)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--mode", choices=("inference", "train"), default="inference",
+        help="models suite: 'inference' (default) or 'train' (forward + backward + SGD momentum step)",
+    )  # fmt: skip
     parser.add_argument(
         "--profile", action="store_true", help="training suite: append a cProfile table of minidl training steps"
     )
@@ -72,12 +79,14 @@ def main(argv: list[str] | None = None) -> None:
         "ops": lambda: ops.run(repeat),
         "gemm": lambda: gemm.run(repeat),
         "distributed": lambda: _distributed(args),
-        "models": lambda: models.run(repeat, models=args.models, fresh=args.fresh),
+        "models": lambda: models.run(
+            repeat, models=args.models, fresh=args.fresh, batch_size=args.batch_size, mode=args.mode
+        ),
         "steps": lambda: steps.run(repeat, models=args.models),
         "training": lambda: training.run(
             repeat,
             epochs_fraction=args.epochs_fraction,
-            batch_size=args.batch_size,
+            batch_size=args.batch_size or 64,
             profile=args.profile,
             threads=args.threads,
             malloc_tuned=args.malloc_tuned,
@@ -88,6 +97,10 @@ def main(argv: list[str] | None = None) -> None:
     table, data = suites[args.suite]()
     title = f"{args.suite} — {args.threads} thread{'s' if args.threads > 1 else ''}"
     name = f"{args.suite}-{args.threads}t"
+    if args.suite == "models" and (args.mode != "inference" or args.batch_size):
+        suffix = "".join([f"-{args.mode}" if args.mode != "inference" else "",
+                          f"-batch{args.batch_size}" if args.batch_size else ""])  # fmt: skip
+        title, name = f"{title}, {args.mode}{f', batch {args.batch_size}' if args.batch_size else ''}", name + suffix
     if args.suite == "training" and args.malloc_tuned:
         title, name = f"{title}, glibc malloc tuned", f"{name}-malloc-tuned"
     print(f"## {title}\n\n{table}")

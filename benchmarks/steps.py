@@ -20,12 +20,11 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections import Counter
 from typing import Any
 
 import numpy as np
 
-from benchmarks.models import CIFAR_SHAPE, ModelSpec, _twin, build_pair
+from benchmarks.models import CIFAR_SHAPE, ModelSpec, _twin, build_pair, conv_algorithms, make_batch, step_runners
 from benchmarks.report import markdown_table
 from benchmarks.timing import summary, time_alternating
 
@@ -39,35 +38,11 @@ STEP_SPECS = {
 
 
 def _batch(seed: int = 0, batch: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((batch, *CIFAR_SHAPE)).astype(np.float32), rng.integers(0, 10, batch)
+    return make_batch(CIFAR_SHAPE, batch, seed)
 
 
 def _step_runners(ours: Any, theirs: Any, batch: int = BATCH) -> dict[str, Any]:
-    import torch
-
-    import minidl
-    from minidl import nn, optim
-
-    x, y = _batch(batch=batch)
-    mx, my, tx, ty = minidl.tensor(x), minidl.tensor(y), torch.from_numpy(x), torch.from_numpy(y)
-    ours.train()
-    theirs.train()
-    our_opt = optim.SGD(ours.parameters(), lr=0.01, momentum=0.9)
-    their_opt = torch.optim.SGD(theirs.parameters(), lr=0.01, momentum=0.9)
-    our_loss, their_loss = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
-
-    def ours_step() -> None:
-        our_opt.zero_grad()
-        our_loss(ours(mx), my).backward()
-        our_opt.step()
-
-    def theirs_step() -> None:
-        their_opt.zero_grad()
-        their_loss(theirs(tx), ty).backward()
-        their_opt.step()
-
-    return {"minidl": ours_step, "torch": theirs_step}
+    return step_runners(ours, theirs, CIFAR_SHAPE, batch)
 
 
 def _inference_runners(ours: Any, theirs: Any) -> tuple[dict[str, Any], float, int]:
@@ -100,37 +75,9 @@ def _inference_runners(ours: Any, theirs: Any) -> tuple[dict[str, Any], float, i
 
 
 def conv_layers(model: Any, batch: int = BATCH) -> list[dict[str, Any]]:
-    """Every distinct convolution a forward pass of a CIFAR batch runs: its arguments, input shape, count, and the
-    algorithm minidl's CPU backend picks for it."""
-    import minidl
-    from minidl import nn
-    from minidl.backend import get_backend
-    from minidl.ops.window import conv_padding
-
-    seen: Counter = Counter()
-    info: dict[tuple, dict[str, Any]] = {}
-
-    def hook(module: Any, inputs: tuple, output: Any) -> None:
-        key = (tuple(inputs[0].shape), module.out_channels, module.kernel_size, module.stride, module.padding,
-               module.groups)  # fmt: skip
-        seen[key] += 1
-        if key not in info:
-            pads = conv_padding(module.padding, module.kernel_size, module.stride, module.dilation, "bench")
-            algorithm = get_backend("cpu").convolution.choose(
-                inputs[0].shape[1], tuple(module.weight.shape), module.stride, pads, module.dilation, module.groups,
-                tuple(output.shape[2:]),
-            )  # fmt: skip
-            info[key] = {"input": tuple(inputs[0].shape), "out_channels": module.out_channels,
-                         "kernel": module.kernel_size, "stride": module.stride, "padding": module.padding,
-                         "groups": module.groups, "output": tuple(output.shape), "algorithm": algorithm}  # fmt: skip
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
-    model.eval()
-    with minidl.no_grad():
-        model(minidl.tensor(_batch(batch=batch)[0]))
-    for h in handles:
-        h.remove()
-    return [{**info[key], "count": count} for key, count in seen.items()]
+    """Every distinct convolution a forward pass of a CIFAR batch runs, with the algorithm minidl picks for it
+    (``benchmarks.models.conv_algorithms``)."""
+    return conv_algorithms(model, CIFAR_SHAPE, batch)
 
 
 def _layer_row(layer: dict[str, Any], repeat: int) -> dict[str, Any]:

@@ -43,7 +43,26 @@ def test_models_suite_runs_and_reports_both_batch_sizes():
     (record,) = data["models"]
     assert record["model"] == "lenet5" and record["parameters"] == 61_706
     assert [case["batch"] for case in record["cases"]] == [1, 32]
-    assert "| lenet5 | 1×28×28 |" in text
+    assert "| lenet5 | 1×28×28 |" in text and record["algorithms"] == "im2col 2"
+
+
+def test_models_suite_times_training_steps_from_the_same_weights_and_lists_algorithms():
+    text, data = model_bench.run(repeat=1, models="lenet5,mobilenet_v1", batch_size=3, mode="train")
+    lenet, mobilenet = data["models"]
+    assert data["mode"] == "train" and [case["batch"] for case in lenet["cases"]] == [3]
+    for record in (lenet, mobilenet):
+        (case,) = record["cases"]
+        assert case["max_rel_diff"] < 1e-5  # the first step's losses (dropout off for that step)
+        assert case["minidl"]["median_s"] > 0 < case["torch"]["median_s"]
+    assert lenet["cases"][0]["gradient_rel_diff"] < 1e-4
+    # Batch norm over 3 images on small maps amplifies float32 rounding in both libraries (see the suite's notes):
+    # the bound only catches a wrong pairing of gradients, which would give differences of order 1.
+    assert mobilenet["cases"][0]["gradient_rel_diff"] < 0.1
+    assert lenet["algorithms"] == "im2col 2"
+    assert {layer["algorithm"] for layer in mobilenet["conv_layers"]} >= {"depthwise", "im2col"}
+    assert "| lenet5 | 1×28×28 | 0.06 M | 3 |" in text and "conv algorithms" in text
+    with pytest.raises(ValueError, match="mode"):
+        model_bench.run(repeat=1, models="lenet5", mode="backward")
 
 
 def test_fresh_process_first_call_reports_its_parts():

@@ -138,6 +138,13 @@ class Convolution:
             return "im2col"
         return "winograd4" if min(out_hw) >= 4 else "winograd2"  # "winograd": wherever it applies
 
+    def describe(self, in_channels: int, weight_shape: tuple, stride, padding, dilation, groups, out_hw) -> str:
+        """``choose``'s algorithm, with " wide" where im2col's or a 1×1 convolution's GEMM runs as one product over
+        the batch (``_wide``): the name the benchmark tables list per layer."""
+        algorithm = self.choose(in_channels, weight_shape, stride, padding, dilation, groups, out_hw)
+        wide = algorithm in ("im2col", "pointwise") and self._wide(groups, out_hw[0] * out_hw[1])
+        return f"{algorithm} wide" if wide else algorithm
+
     def _chunk(self, n: int, per_image_bytes: int) -> int:
         return max(1, min(n, self.column_budget // max(per_image_bytes, 1)))
 
