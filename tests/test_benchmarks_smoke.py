@@ -105,20 +105,19 @@ def test_training_worker_failure_is_reported_with_its_error(tmp_path):
 
 def test_steps_suite_lists_each_layers_algorithm_and_steps_alike():
     """The training-step benchmark pairs the same ResNet-18 on both sides (equal losses on its batch) and lists the
-    algorithm minidl picks per convolution (Winograd for the 64-channel 32×32 layers where the host's im2col is the
-    one it beat, im2col elsewhere)."""
+    algorithm minidl picks per convolution (Winograd F(4×4) for the stride-1 3×3 layers on 8×8 maps and larger, im2col
+    for the stem and the 4×4 stage, the 1×1 GEMM for the downsample shortcuts)."""
     import torch
 
     import minidl
     from benchmarks import steps
-    from minidl.backend import get_backend
-
     ours, theirs, _ = model_bench.build_pair(steps.STEP_SPECS["resnet18"])
     layers = steps.conv_layers(ours, batch=2)
     assert sum(layer["count"] for layer in layers) == 20  # 17 3×3, 3 1×1 downsample convolutions
     by_shape = {(layer["input"][1:], layer["out_channels"], layer["kernel"]): layer["algorithm"] for layer in layers}
-    winograd = get_backend("cpu").kernels.choice("im2col") == "numba"  # see minidl.backend.cpu.WINOGRAD
-    assert by_shape[((64, 32, 32), 64, (3, 3))] == ("winograd4" if winograd else "im2col")
+    assert by_shape[((64, 32, 32), 64, (3, 3))] == "winograd4"  # see minidl.backend.cpu.WINOGRAD
+    assert by_shape[((256, 8, 8), 256, (3, 3))] == "winograd4"
+    assert by_shape[((512, 4, 4), 512, (3, 3))] == "im2col wide"
     assert by_shape[((3, 32, 32), 64, (3, 3))] == "im2col"  # three input channels: Winograd does not pay
     assert by_shape[((128, 16, 16), 256, (1, 1))] == "pointwise"
     x, y = steps._batch(batch=4)

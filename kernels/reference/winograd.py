@@ -142,22 +142,27 @@ def check_winograd_filter_adjoint_args(grad_u, m) -> int:
 # ---- the kernels ----
 
 
-def winograd_filter_transform(w: np.ndarray, m: int) -> np.ndarray:
-    """U = G w Gᵀ for every filter: w (C_out, C_in, 3, 3) -> (α², C_out, C_in), in w's dtype."""
-    m = check_winograd_filter_args(w, m)
+def _filter_matrix(m: int) -> np.ndarray:
+    """kron(G, G) (α², 9): row ξ·α + ν, column i·3 + j holds G[ξ, i] · G[ν, j], so that G g Gᵀ of every filter g is
+    one product with the filters' 9 taps laid out as columns."""
     _, g, _ = winograd_matrices(m)
-    u = np.einsum("ai,ocij,bj->aboc", g, np.asarray(w, dtype=np.float64), g)
-    a = m + 2
-    return np.ascontiguousarray(u.reshape(a * a, w.shape[0], w.shape[1]), dtype=w.dtype)
+    return np.kron(g, g)
+
+
+def winograd_filter_transform(w: np.ndarray, m: int) -> np.ndarray:
+    """U = G w Gᵀ for every filter: w (C_out, C_in, 3, 3) -> (α², C_out, C_in), in w's dtype (computed in float64)."""
+    m = check_winograd_filter_args(w, m)
+    taps = np.asarray(w, dtype=np.float64).reshape(-1, 9).T  # (9, C_out · C_in)
+    u = _filter_matrix(m) @ taps
+    return np.ascontiguousarray(u.reshape(-1, w.shape[0], w.shape[1]), dtype=w.dtype)
 
 
 def winograd_filter_transform_adjoint(grad_u: np.ndarray, m: int) -> np.ndarray:
     """dw = Gᵀ dU G for every filter: grad_u (α², C_out, C_in) -> (C_out, C_in, 3, 3), in grad_u's dtype."""
     m = check_winograd_filter_adjoint_args(grad_u, m)
-    _, g, _ = winograd_matrices(m)
-    a = m + 2
-    du = np.asarray(grad_u, dtype=np.float64).reshape(a, a, *grad_u.shape[1:])
-    return np.ascontiguousarray(np.einsum("ai,aboc,bj->ocij", g, du, g), dtype=grad_u.dtype)
+    du = np.asarray(grad_u, dtype=np.float64).reshape(grad_u.shape[0], -1)  # (α², C_out · C_in)
+    taps = _filter_matrix(m).T @ du  # (9, C_out · C_in)
+    return np.ascontiguousarray(taps.T.reshape(*grad_u.shape[1:], 3, 3), dtype=grad_u.dtype)
 
 
 def _tile_view(padded: np.ndarray, m: int, th: int, tw: int) -> np.ndarray:

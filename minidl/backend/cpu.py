@@ -46,12 +46,11 @@ CPU_PREFERRED = {
 # im2col columns per chunk of a convolution: about one ResNet image, so the columns stay in cache between im2col and
 # the GEMM (measured fastest).
 COLUMN_BUDGET = 2 * 2**20
-# When "auto" picks Winograd for a 3×3 stride-1 convolution (`python -m benchmarks steps` times each layer): against
-# the Numba im2col, F(4×4) won (forward + backward 20-25% faster) from 64 channels on 16×16 and 32×32 maps and lost
-# on 8×8 and smaller (few tiles, large filter transforms) and below 64 channels; F(2×2) never beat im2col + BLAS at
-# 1 thread. Against the Cython im2col (the default without AVX-512) it was no faster (112 vs 113 ms, 97 vs 106 ms),
-# so there "auto" keeps im2col.
-WINOGRAD = WinogradRule(min_channels=64, min_size_4=16)
+# When "auto" picks Winograd for a 3×3 stride-1 convolution, as measured by `python -m benchmarks steps` and `ops`
+# (batch 32, forward + backward, 1 thread, AVX2 host): F(4×4) beat both
+# im2col implementations from 32 channels on 8×8 to 32×32 maps (0.65-0.87× PyTorch against 1.09-1.20× for
+# im2col on 64-256 channels); on 4×4 maps F(4×4) lost (1.5×) and F(2×2) tied im2col; at 16 channels both lost.
+WINOGRAD = WinogradRule(min_channels=32, min_size_4=8, against_im2col=("numba", "cython"))
 # Output maps of at most this many pixels run im2col's GEMM as one wide product per chunk: at 4×4 (ResNet-18's last
 # stage on CIFAR) 25% faster than one product per image; at 8×8 and larger, no faster.
 WIDE_GEMM_LENGTH = 32
