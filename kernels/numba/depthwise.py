@@ -23,6 +23,12 @@ buffer of a few thousand elements and one loop runs over the whole stack (a 32x3
 every kernel is parallel over (channel, group of images) pairs, channels fastest, so that consecutive tasks
 read consecutive planes.
 
+Small output maps (at most ``CHANNELS_LAST_MAX_PIXELS``, as in MobileNets' last stages) leave the planar loops
+too short to pay for themselves; there, when each input channel has one filter (m = 1), the kernels transpose
+their operands to channels-last (N, H, W, C) and run one loop over the channels per (position, tap), vectorised
+across channels: 3-10x faster on 2×2 to 4×4 maps and with stride 2 on 8×8 ones, slower on 16×16 and larger
+(measured at batch 32, 1 thread).
+
 Inputs of any strides are accepted: the wrappers take a C-contiguous copy where an argument is not already
 contiguous (``np.ascontiguousarray``), and cast the weight (or x) to the dtype the reference's result has.
 """
@@ -40,6 +46,7 @@ from numba import njit, prange
 
 _FASTMATH = {"contract"}  # multiply-adds may fuse into FMA: more accurate, never reorders a sum
 _GROUP_ELEMENTS = 2048  # small planes of a channel are stacked, image after image, into buffers about this long
+CHANNELS_LAST_MAX_PIXELS = 64  # output maps of at most this many pixels run channels-last (when m = 1)
 
 
 @njit(cache=True)
@@ -277,6 +284,93 @@ def _sum_over_batch(partial, out):  # pragma: no cover - compiled
                 out[o, 0, i, j] = s
 
 
+# ---- channels-last kernels for small maps (m = 1): xt (N, H, W, C), taps wt (kh, kw, C) ----
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def _forward_channels_last(xt, wt, out, sh, sw, pt, pl, dh, dw):  # pragma: no cover - compiled
+    """out[b, oh, ow, :] = sum over the taps inside x of wt[i, j, :] * xt[b, ih, iw, :] (channels vectorised)."""
+    n, h, w, c = xt.shape
+    ho, wo = out.shape[1], out.shape[2]
+    kh, kw = wt.shape[0], wt.shape[1]
+    for task in prange(n * ho):
+        b, oh = task // ho, task % ho
+        for ow in range(wo):
+            acc = out[b, oh, ow]
+            acc[:] = 0
+            for i in range(kh):
+                ih = oh * sh - pt + i * dh
+                if ih < 0 or ih >= h:
+                    continue
+                for j in range(kw):
+                    iw = ow * sw - pl + j * dw
+                    if 0 <= iw < w:
+                        src, tap = xt[b, ih, iw], wt[i, j]
+                        for ch in range(c):
+                            acc[ch] += tap[ch] * src[ch]
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def _backward_input_channels_last(gt, wt, dxt, sh, sw, pt, pl, dh, dw):  # pragma: no cover - compiled
+    """dxt[b, ih, iw, :] += wt[i, j, :] * gt[b, oh, ow, :] for every tap: each image's scatter in one task."""
+    n, h, w, c = dxt.shape
+    ho, wo = gt.shape[1], gt.shape[2]
+    kh, kw = wt.shape[0], wt.shape[1]
+    for b in prange(n):
+        dxt[b] = 0
+        for oh in range(ho):
+            for ow in range(wo):
+                src = gt[b, oh, ow]
+                for i in range(kh):
+                    ih = oh * sh - pt + i * dh
+                    if ih < 0 or ih >= h:
+                        continue
+                    for j in range(kw):
+                        iw = ow * sw - pl + j * dw
+                        if 0 <= iw < w:
+                            dst, tap = dxt[b, ih, iw], wt[i, j]
+                            for ch in range(c):
+                                dst[ch] += tap[ch] * src[ch]
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def _backward_weight_channels_last(gt, xt, partial, sh, sw, pt, pl, dh, dw):  # pragma: no cover - compiled
+    """partial[b, i, j, :] = sum over image b's output positions of gt[b, oh, ow, :] * xt[b, ih, iw, :]."""
+    n, h, w, c = xt.shape
+    ho, wo = gt.shape[1], gt.shape[2]
+    kh, kw = partial.shape[1], partial.shape[2]
+    for b in prange(n):
+        acc = partial[b]
+        acc[:] = 0
+        for oh in range(ho):
+            for ow in range(wo):
+                gv = gt[b, oh, ow]
+                for i in range(kh):
+                    ih = oh * sh - pt + i * dh
+                    if ih < 0 or ih >= h:
+                        continue
+                    for j in range(kw):
+                        iw = ow * sw - pl + j * dw
+                        if 0 <= iw < w:
+                            src, dst = xt[b, ih, iw], acc[i, j]
+                            for ch in range(c):
+                                dst[ch] += gv[ch] * src[ch]
+
+
+def _channels_last(a: np.ndarray, dtype) -> np.ndarray:
+    """(N, C, H, W) -> a C-contiguous (N, H, W, C) copy of ``dtype``."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1), dtype=dtype)
+
+
+def _taps_last(weight: np.ndarray, dtype) -> np.ndarray:
+    """(C, 1, kh, kw) -> (kh, kw, C) of ``dtype``."""
+    return np.ascontiguousarray(weight[:, 0].transpose(1, 2, 0), dtype=dtype)
+
+
+def _use_channels_last(channels: int, out_channels: int, out_hw: tuple[int, int]) -> bool:
+    return out_channels == channels and out_hw[0] * out_hw[1] <= CHANNELS_LAST_MAX_PIXELS
+
+
 def _group(n: int, block: int) -> int:
     """How many images' planes of one channel to stack in a buffer: enough for long loops on small planes, one
     plane when a plane alone is about that long (stacking large planes only crowds the cache)."""
@@ -299,6 +393,10 @@ def depthwise_conv2d_forward(
     oc, _, kh, kw = weight.shape
     (sh, sw), (pt, _, pl, _), (dh, dw) = stride, padding, dilation
     ho, wo = conv_output_size(x.shape[2:], (kh, kw), stride, padding, dilation)
+    if x.size and ho * wo and _use_channels_last(x.shape[1], oc, (ho, wo)):
+        out_t = np.empty((x.shape[0], ho, wo, oc), dtype=x.dtype)
+        _forward_channels_last(_channels_last(x, x.dtype), _taps_last(weight, x.dtype), out_t, sh, sw, pt, pl, dh, dw)
+        return np.ascontiguousarray(out_t.transpose(0, 3, 1, 2))
     out = np.empty((x.shape[0], oc, ho, wo), dtype=x.dtype)
     if out.size:
         rows, pitch, _ = _layout(ho, wo, kh, kw, sh, sw, dh, dw)
@@ -320,6 +418,11 @@ def depthwise_conv2d_backward_input(
     oc, _, kh, kw = weight.shape
     (sh, sw), (pt, _, pl, _), (dh, dw) = stride, padding, dilation
     dtype = grad_out.dtype
+    if _use_channels_last(x_shape[1], oc, grad_out.shape[2:]) and grad_out.size and np.prod(x_shape):
+        dx_t = np.empty((x_shape[0], x_shape[2], x_shape[3], x_shape[1]), dtype=dtype)
+        _backward_input_channels_last(_channels_last(grad_out, dtype), _taps_last(weight, dtype), dx_t, sh, sw, pt, pl,
+                                      dh, dw)  # fmt: skip
+        return np.ascontiguousarray(dx_t.transpose(0, 3, 1, 2))
     dx = np.zeros(tuple(x_shape), dtype=dtype)
     if dx.size == 0 or grad_out.size == 0:
         return dx
@@ -346,6 +449,12 @@ def depthwise_conv2d_backward_weight(
     dtype = grad_out.dtype
     dweight = np.zeros(tuple(weight_shape), dtype=dtype)
     if grad_out.size == 0:
+        return dweight
+    if _use_channels_last(x.shape[1], oc, grad_out.shape[2:]):
+        partial = np.empty((x.shape[0], kh, kw, oc), dtype=dtype)
+        _backward_weight_channels_last(_channels_last(grad_out, dtype), _channels_last(x, dtype), partial, sh, sw, pt,
+                                       pl, dh, dw)  # fmt: skip
+        dweight[:, 0] = partial.sum(axis=0, dtype=np.float64).transpose(2, 0, 1)  # N partial sums, added in float64
         return dweight
     rows, pitch, _ = _layout(grad_out.shape[2], grad_out.shape[3], kh, kw, sh, sw, dh, dw)
     size = _group(x.shape[0], rows * pitch)

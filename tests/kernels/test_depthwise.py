@@ -1,6 +1,7 @@
 """Depthwise convolution: the Numba kernels against the NumPy reference, on drawn configurations (odd and prime
 sizes, channel multipliers, strides, dilations, asymmetric padding) and on non-contiguous views of the inputs."""
 
+import contextlib
 import importlib
 
 import numpy as np
@@ -21,6 +22,7 @@ def _load(name, impl):
 
 
 forward, backward_input, backward_weight = (_load(name, "numba") for name in NAMES)
+depthwise_module = importlib.import_module(IMPLEMENTATIONS[NAMES[0]]["numba"].split(":")[0])
 VIEWS = LAYOUTS
 
 
@@ -73,10 +75,36 @@ def test_every_kernel_is_registered():
         assert callable(_load(name, "numba"))
 
 
+@contextlib.contextmanager
+def _path(path: str):
+    """Force the planar kernels, or the channels-last ones wherever m = 1, whatever the output map's size."""
+    saved = depthwise_module.CHANNELS_LAST_MAX_PIXELS
+    depthwise_module.CHANNELS_LAST_MAX_PIXELS = 0 if path == "planar" else 10**9
+    try:
+        yield
+    finally:
+        depthwise_module.CHANNELS_LAST_MAX_PIXELS = saved
+
+
+@pytest.mark.parametrize("path", ["planar", "channels-last"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @given(config=configs(), views=st.tuples(*(st.sampled_from(VIEWS) for _ in range(3))), seed=st.integers(0, 99))
-def test_matches_the_reference(dtype, config, views, seed):
-    _check_all(*config, dtype, views, seed)
+def test_matches_the_reference(path, dtype, config, views, seed):
+    with _path(path):
+        _check_all(*config, dtype, views, seed)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("shape", "stride"), [((3, 40, 4, 4), (1, 1)), ((2, 24, 8, 8), (2, 2)), ((5, 17, 2, 3), (1, 1))]
+)
+def test_small_maps_run_channels_last(dtype, shape, stride):
+    """MobileNet-like small maps with one filter per channel take the channels-last kernels by default."""
+    rng = np.random.default_rng(3)
+    x, weight = rng.standard_normal(shape), rng.standard_normal((shape[1], 1, 3, 3))
+    ho, wo = ((size + 2 - 3) // s + 1 for size, s in zip(shape[2:], stride))
+    assert depthwise_module._use_channels_last(shape[1], shape[1], (ho, wo))
+    _check_all(x, weight, stride, (1, 1, 1, 1), (1, 1), dtype, views=("transposed", "strided", "reversed"))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
