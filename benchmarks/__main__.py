@@ -5,7 +5,8 @@ development machines two threads behave like one core's two hyper-threads, and 2
 Each table is printed and written as Markdown and JSON.
 
 Suite options: ``models --models a,b,c`` (a subset of ``minidl.models.list_models()``; ``--no-fresh`` skips the
-fresh-process first calls); ``training --epochs-fraction F --batch-size 64 [--profile] [--malloc-tuned]``;
+fresh-process first calls; ``--mode train`` times training steps; ``--batch-size 32`` one batch size);
+``training --epochs-fraction F --batch-size 64 [--profile] [--malloc-tuned]``;
 ``distributed --models lenet5,resnet18`` (needs mpi4py and mpiexec: ``pip install -e ".[mpi]"``).
 """
 
@@ -21,7 +22,8 @@ SUITES = {
     "kernels": "kernel implementations side by side, and Numba first-call times",
     "ops": "conv, pooling and batch norm on the course's shapes vs PyTorch, kernels side by side, memory",
     "gemm": "our Numba GEMM vs NumPy's BLAS, and im2col/col2im implementations",
-    "models": "forward time of every minidl.models model vs the same network in PyTorch, and first calls",
+    "models": "every minidl.models model vs the same network in PyTorch: inference and first calls, or (--mode train) "
+    "a training step; the conv algorithm per layer",
     "training": "one LeNet-5 training epoch on MNIST (Adam, batch 64) vs PyTorch",
     "distributed": "MPI allreduce time vs message size; LeNet-5 and ResNet-18 steps on 1 rank, 2 ranks and two "
     "processes side by side; the alpha-beta model of larger runs",
