@@ -232,23 +232,23 @@ def step_runners(ours: Any, theirs: Any, input_shape: tuple[int, ...], batch: in
     theirs.train()
     our_opt = optim.SGD(ours.parameters(), lr=0.01, momentum=0.9)
     their_opt = torch.optim.SGD(theirs.parameters(), lr=0.01, momentum=0.9)
-    our_loss, their_loss = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
+    return {
+        "minidl": _stepper(ours, our_opt, nn.CrossEntropyLoss(), mx, my),
+        "torch": _stepper(theirs, their_opt, torch.nn.CrossEntropyLoss(), tx, ty),
+    }
 
-    def ours_step() -> float:
-        our_opt.zero_grad()
-        loss = our_loss(ours(mx), my)
+
+def _stepper(model: Any, optimizer: Any, loss_fn: Any, x: Any, y: Any) -> Callable[[], Any]:
+    """One training step of ``model`` on (x, y), returning the loss: the same code for either library."""
+
+    def step() -> Any:
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
         loss.backward()
-        our_opt.step()
+        optimizer.step()
         return loss
 
-    def theirs_step() -> float:
-        their_opt.zero_grad()
-        loss = their_loss(theirs(tx), ty)
-        loss.backward()
-        their_opt.step()
-        return loss
-
-    return {"minidl": ours_step, "torch": theirs_step}
+    return step
 
 
 def conv_algorithms(model: Any, input_shape: tuple[int, ...], batch: int) -> list[dict[str, Any]]:

@@ -284,77 +284,45 @@ def _sum_over_batch(partial, out):  # pragma: no cover - compiled
                 out[o, 0, i, j] = s
 
 
-# ---- channels-last kernels for small maps (m = 1): xt (N, H, W, C), taps wt (kh, kw, C) ----
+# ---- channels-last kernels for small maps (m = 1): xt, gt (N, H, W, C), taps wt (1, kh, kw, C) ----
+
+_FORWARD, _INPUT_GRAD, _WEIGHT_GRAD = 0, 1, 2
 
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH)
-def _forward_channels_last(xt, wt, out, sh, sw, pt, pl, dh, dw):  # pragma: no cover - compiled
-    """out[b, oh, ow, :] = sum over the taps inside x of wt[i, j, :] * xt[b, ih, iw, :] (channels vectorised)."""
-    n, h, w, c = xt.shape
-    ho, wo = out.shape[1], out.shape[2]
-    kh, kw = wt.shape[0], wt.shape[1]
-    for task in prange(n * ho):
-        b, oh = task // ho, task % ho
-        for ow in range(wo):
-            acc = out[b, oh, ow]
-            acc[:] = 0
-            for i in range(kh):
-                ih = oh * sh - pt + i * dh
-                if ih < 0 or ih >= h:
-                    continue
-                for j in range(kw):
-                    iw = ow * sw - pl + j * dw
-                    if 0 <= iw < w:
-                        src, tap = xt[b, ih, iw], wt[i, j]
+def _channels_last_pass(mode, first, second, result, geometry):  # pragma: no cover - compiled
+    """One pass of the channels-last kernels, each image in one task; for every output position (oh, ow) and tap
+    (i, j) that lands inside the input at (ih, iw), one loop over the channels adds
+
+    - ``_FORWARD``: first = wt, second = xt, result = out (N, Ho, Wo, C): out[b, oh, ow] += wt[0, i, j] * xt[b, ih, iw];
+    - ``_INPUT_GRAD``: first = wt, second = gt, result = dxt (N, H, W, C):
+      dxt[b, ih, iw] += wt[0, i, j] * gt[b, oh, ow];
+    - ``_WEIGHT_GRAD``: first = gt, second = xt, result = partial (N, kh, kw, C):
+      partial[b, i, j] += gt[b, oh, ow] * xt[b, ih, iw].
+
+    geometry: (H, W, Ho, Wo, kh, kw, sh, sw, pt, pl, dh, dw)."""
+    h, w, ho, wo, kh, kw, sh, sw, pt, pl, dh, dw = geometry
+    c = result.shape[3]
+    for b in prange(result.shape[0]):
+        result[b] = 0
+        for oh in range(ho):
+            for ow in range(wo):
+                for i in range(kh):
+                    ih = oh * sh - pt + i * dh
+                    if ih < 0 or ih >= h:
+                        continue
+                    for j in range(kw):
+                        iw = ow * sw - pl + j * dw
+                        if iw < 0 or iw >= w:
+                            continue
+                        if mode == _FORWARD:
+                            dst, u, v = result[b, oh, ow], first[0, i, j], second[b, ih, iw]
+                        elif mode == _INPUT_GRAD:
+                            dst, u, v = result[b, ih, iw], first[0, i, j], second[b, oh, ow]
+                        else:
+                            dst, u, v = result[b, i, j], first[b, oh, ow], second[b, ih, iw]
                         for ch in range(c):
-                            acc[ch] += tap[ch] * src[ch]
-
-
-@njit(parallel=True, cache=True, fastmath=_FASTMATH)
-def _backward_input_channels_last(gt, wt, dxt, sh, sw, pt, pl, dh, dw):  # pragma: no cover - compiled
-    """dxt[b, ih, iw, :] += wt[i, j, :] * gt[b, oh, ow, :] for every tap: each image's scatter in one task."""
-    n, h, w, c = dxt.shape
-    ho, wo = gt.shape[1], gt.shape[2]
-    kh, kw = wt.shape[0], wt.shape[1]
-    for b in prange(n):
-        dxt[b] = 0
-        for oh in range(ho):
-            for ow in range(wo):
-                src = gt[b, oh, ow]
-                for i in range(kh):
-                    ih = oh * sh - pt + i * dh
-                    if ih < 0 or ih >= h:
-                        continue
-                    for j in range(kw):
-                        iw = ow * sw - pl + j * dw
-                        if 0 <= iw < w:
-                            dst, tap = dxt[b, ih, iw], wt[i, j]
-                            for ch in range(c):
-                                dst[ch] += tap[ch] * src[ch]
-
-
-@njit(parallel=True, cache=True, fastmath=_FASTMATH)
-def _backward_weight_channels_last(gt, xt, partial, sh, sw, pt, pl, dh, dw):  # pragma: no cover - compiled
-    """partial[b, i, j, :] = sum over image b's output positions of gt[b, oh, ow, :] * xt[b, ih, iw, :]."""
-    n, h, w, c = xt.shape
-    ho, wo = gt.shape[1], gt.shape[2]
-    kh, kw = partial.shape[1], partial.shape[2]
-    for b in prange(n):
-        acc = partial[b]
-        acc[:] = 0
-        for oh in range(ho):
-            for ow in range(wo):
-                gv = gt[b, oh, ow]
-                for i in range(kh):
-                    ih = oh * sh - pt + i * dh
-                    if ih < 0 or ih >= h:
-                        continue
-                    for j in range(kw):
-                        iw = ow * sw - pl + j * dw
-                        if 0 <= iw < w:
-                            src, dst = xt[b, ih, iw], acc[i, j]
-                            for ch in range(c):
-                                dst[ch] += gv[ch] * src[ch]
+                            dst[ch] += u[ch] * v[ch]
 
 
 def _channels_last(a: np.ndarray, dtype) -> np.ndarray:
@@ -363,8 +331,8 @@ def _channels_last(a: np.ndarray, dtype) -> np.ndarray:
 
 
 def _taps_last(weight: np.ndarray, dtype) -> np.ndarray:
-    """(C, 1, kh, kw) -> (kh, kw, C) of ``dtype``."""
-    return np.ascontiguousarray(weight[:, 0].transpose(1, 2, 0), dtype=dtype)
+    """(C, 1, kh, kw) -> (1, kh, kw, C) of ``dtype``."""
+    return np.ascontiguousarray(weight.transpose(1, 2, 3, 0), dtype=dtype)
 
 
 def _use_channels_last(channels: int, out_channels: int, out_hw: tuple[int, int]) -> bool:
@@ -395,7 +363,8 @@ def depthwise_conv2d_forward(
     ho, wo = conv_output_size(x.shape[2:], (kh, kw), stride, padding, dilation)
     if x.size and ho * wo and _use_channels_last(x.shape[1], oc, (ho, wo)):
         out_t = np.empty((x.shape[0], ho, wo, oc), dtype=x.dtype)
-        _forward_channels_last(_channels_last(x, x.dtype), _taps_last(weight, x.dtype), out_t, sh, sw, pt, pl, dh, dw)
+        geometry = (*x.shape[2:], ho, wo, kh, kw, sh, sw, pt, pl, dh, dw)
+        _channels_last_pass(_FORWARD, _taps_last(weight, x.dtype), _channels_last(x, x.dtype), out_t, geometry)
         return np.ascontiguousarray(out_t.transpose(0, 3, 1, 2))
     out = np.empty((x.shape[0], oc, ho, wo), dtype=x.dtype)
     if out.size:
@@ -420,8 +389,8 @@ def depthwise_conv2d_backward_input(
     dtype = grad_out.dtype
     if _use_channels_last(x_shape[1], oc, grad_out.shape[2:]) and grad_out.size and np.prod(x_shape):
         dx_t = np.empty((x_shape[0], x_shape[2], x_shape[3], x_shape[1]), dtype=dtype)
-        _backward_input_channels_last(_channels_last(grad_out, dtype), _taps_last(weight, dtype), dx_t, sh, sw, pt, pl,
-                                      dh, dw)  # fmt: skip
+        geometry = (*x_shape[2:], *grad_out.shape[2:], kh, kw, sh, sw, pt, pl, dh, dw)
+        _channels_last_pass(_INPUT_GRAD, _taps_last(weight, dtype), _channels_last(grad_out, dtype), dx_t, geometry)
         return np.ascontiguousarray(dx_t.transpose(0, 3, 1, 2))
     dx = np.zeros(tuple(x_shape), dtype=dtype)
     if dx.size == 0 or grad_out.size == 0:
@@ -452,8 +421,8 @@ def depthwise_conv2d_backward_weight(
         return dweight
     if _use_channels_last(x.shape[1], oc, grad_out.shape[2:]):
         partial = np.empty((x.shape[0], kh, kw, oc), dtype=dtype)
-        _backward_weight_channels_last(_channels_last(grad_out, dtype), _channels_last(x, dtype), partial, sh, sw, pt,
-                                       pl, dh, dw)  # fmt: skip
+        geometry = (*x.shape[2:], *grad_out.shape[2:], kh, kw, sh, sw, pt, pl, dh, dw)
+        _channels_last_pass(_WEIGHT_GRAD, _channels_last(grad_out, dtype), _channels_last(x, dtype), partial, geometry)
         dweight[:, 0] = partial.sum(axis=0, dtype=np.float64).transpose(2, 0, 1)  # N partial sums, added in float64
         return dweight
     rows, pitch, _ = _layout(grad_out.shape[2], grad_out.shape[3], kh, kw, sh, sw, dh, dw)

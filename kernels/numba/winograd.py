@@ -103,14 +103,20 @@ def _load_row(src, start, dst):  # pragma: no cover - compiled
 _u = np.uint64  # unsigned indices: no wraparound test for negative indices in the gather and scatter loops
 
 
+@njit(inline="always")
+def _task_images(n, group, task):  # pragma: no cover - compiled
+    """(channel, first image, images) of parallel task ``task``: tasks run channel by channel, ``group`` images each."""
+    groups = (n + group - 1) // group
+    b0 = (task % groups) * group
+    return task // groups, b0, min(n, b0 + group) - b0
+
+
 @njit(inline="always", fastmath=_FASTMATH)
 def _input_task(x, m, pt, pl, th, tw, flat, pitch, group, task):  # pragma: no cover - compiled
     """One task of ``_input_transform_m``: channel ch of images b0 ... b0 + count - 1."""
     n, h, w = x.shape[0], x.shape[2], x.shape[3]
     a, tiles = m + 2, th * tw
-    groups = (n + group - 1) // group
-    ch, b0 = task // groups, (task % groups) * group
-    count = min(n, b0 + group) - b0
+    ch, b0, count = _task_images(n, group, task)
     size = count * tiles
     d = np.zeros((a, a, size), dtype=x.dtype)  # d[j, i, t] = padded input at (ty·m + i, tx·m + j)
     for b in range(count):
@@ -146,9 +152,7 @@ def _output_task(flat, pitch, m, th, tw, out, group, task):  # pragma: no cover 
     """One task of ``_output_transform_m``."""
     n, ho, wo = out.shape[0], out.shape[2], out.shape[3]
     a, tiles = m + 2, th * tw
-    groups = (n + group - 1) // group
-    ch, b0 = task // groups, (task % groups) * group
-    count = min(n, b0 + group) - b0
+    ch, b0, count = _task_images(n, group, task)
     size = count * tiles
     base = ch * n * tiles + b0 * tiles
     row = np.empty((a, size), dtype=out.dtype)
@@ -176,9 +180,7 @@ def _adjoint_task(g, m, th, tw, flat, pitch, group, task):  # pragma: no cover -
     """One task of ``_output_transform_adjoint_m``."""
     n, ho, wo = g.shape[0], g.shape[2], g.shape[3]
     a, tiles = m + 2, th * tw
-    groups = (n + group - 1) // group
-    ch, b0 = task // groups, (task % groups) * group
-    count = min(n, b0 + group) - b0
+    ch, b0, count = _task_images(n, group, task)
     size = count * tiles
     q = np.zeros((m, m, size), dtype=g.dtype)  # q[j, u, t] = g at (ty·m + u, tx·m + j), zero beyond g
     for b in range(count):
