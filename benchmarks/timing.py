@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
 from typing import Callable
 
@@ -12,9 +13,16 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 def pin_threads(threads: int) -> None:
     """Limit every thread pool (OpenMP, OpenBLAS, MKL, Numba) to ``threads``. Must run before NumPy, Numba or
-    PyTorch is imported, since the pools read these variables when they start."""
+    PyTorch is imported, since the pools read these variables when they start. Where Numba is imported already (the
+    suites called from Python), its variable is left alone, since Numba refuses to compile anything once it changes
+    under a running pool; ``numba.set_num_threads`` limits the pool instead."""
     for name in THREAD_VARIABLES:
-        os.environ[name] = str(threads)
+        if name != "NUMBA_NUM_THREADS" or "numba" not in sys.modules:
+            os.environ[name] = str(threads)
+    if "numba" in sys.modules:
+        import numba
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 

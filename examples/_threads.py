@@ -8,15 +8,22 @@ where they started first (``main()`` called from Python, as the tests do).
 from __future__ import annotations
 
 import os
+import sys
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 def pin_threads(threads: int | None) -> None:
-    """Limit every thread pool to ``threads`` (None: leave them alone); only effective before they start."""
-    if threads is not None:
-        for name in THREAD_VARIABLES:
+    """Limit every thread pool to ``threads`` (None: leave them alone); only effective before they start, except
+    Numba's: once Numba is imported its variable stays as it is (Numba refuses to compile anything after it changes
+    under a running pool) and ``limit_numba_threads`` applies the limit."""
+    if threads is None:
+        return
+    for name in THREAD_VARIABLES:
+        if name != "NUMBA_NUM_THREADS" or "numba" not in sys.modules:
             os.environ[name] = str(threads)
+    if "numba" in sys.modules:
+        limit_numba_threads(threads)
 
 
 DEFAULT_THREADS = 1  # every example's --threads default: 1 thread is the comparison the README's figures use

@@ -1,6 +1,7 @@
 """examples/keras_mnist.py runs end to end, as written, on 256 real MNIST images (its 15 epochs on the
 full set are the lab itself, run by hand: README's figures)."""
 
+import os
 import runpy
 import sys
 from pathlib import Path
@@ -18,8 +19,10 @@ def test_the_lab_script_trains_and_reports_test_accuracy(monkeypatch, capsys):
     small = ((x_train[:256], y_train[:256]), (x_test[:100], y_test[:100]))
     monkeypatch.setattr(mnist, "load_data", lambda path=None: small)
     monkeypatch.syspath_prepend(str(EXAMPLES))
-    for name in THREAD_VARIABLES:  # _one_thread pins them: restore them after the test
-        monkeypatch.setenv(name, "1")
+    for name in THREAD_VARIABLES:  # _one_thread pins them: restore them (or their absence) after the test
+        monkeypatch.setenv(name, os.environ.get(name, ""))  # records the value, or the absence, to restore
+        if not os.environ[name]:
+            monkeypatch.delenv(name)
     monkeypatch.setattr(sys, "argv", ["keras_mnist.py"])
     namespace = runpy.run_path(str(EXAMPLES / "keras_mnist.py"), run_name="__main__")
     out = capsys.readouterr().out
