@@ -92,6 +92,19 @@ def _repeats(kind: str, p: dict[str, Any], repeat: int) -> int:
     return max(5, min(repeat, int(repeat * 2e6 / max(work, 1))))
 
 
+def _algorithm(kind: str, p: dict[str, Any]) -> str:
+    """The convolution algorithm minidl's CPU backend picks for a conv shape (``Convolution.describe``), else "—"."""
+    if kind not in ("conv", "depthwise"):
+        return "—"
+    from minidl.backend import get_backend
+
+    k, pad = p["k"], p["padding"]
+    groups, cout = (p["c"], p["c"]) if kind == "depthwise" else (1, p["cout"])
+    out_hw = (p["h"] + 2 * pad - k + 1, p["w"] + 2 * pad - k + 1)
+    weight_shape = (cout, p["c"] // groups, k, k)
+    return get_backend("cpu").convolution.describe(p["c"], weight_shape, (1, 1), (pad,) * 4, (1, 1), groups, out_hw)
+
+
 def speed_table(repeat: int) -> tuple[str, list[dict[str, Any]]]:
     rows, records = [], []
     rng = np.random.default_rng(0)
@@ -103,15 +116,15 @@ def speed_table(repeat: int) -> tuple[str, list[dict[str, Any]]]:
         med = {k: v["median_s"] * 1e3 for k, v in stats.items()}
         fwd_ratio = med["minidl fwd"] / med["torch fwd"]
         both_ratio = med["minidl fwd+bwd"] / med["torch fwd+bwd"]
+        algorithm = _algorithm(kind, p)
         rows.append([
-            name, f"{med['minidl fwd']:.2f}", f"{med['torch fwd']:.2f}", f"{fwd_ratio:.2f}×",
+            name, algorithm, f"{med['minidl fwd']:.2f}", f"{med['torch fwd']:.2f}", f"{fwd_ratio:.2f}×",
             f"{med['minidl fwd+bwd']:.2f}", f"{med['torch fwd+bwd']:.2f}", f"{both_ratio:.2f}×",
         ])  # fmt: skip
-        records.append(
-            {"shape": name, "stats_ms": med, "forward_ratio": fwd_ratio, "forward_backward_ratio": both_ratio}
-        )
-    headers = ["shape (float32, NCHW)", "minidl fwd ms", "PyTorch fwd ms", "fwd ratio", "minidl fwd+bwd ms",
-               "PyTorch fwd+bwd ms", "fwd+bwd ratio"]  # fmt: skip
+        records.append({"shape": name, "algorithm": algorithm, "stats_ms": med, "forward_ratio": fwd_ratio,
+                        "forward_backward_ratio": both_ratio})  # fmt: skip
+    headers = ["shape (float32, NCHW)", "minidl algorithm", "minidl fwd ms", "PyTorch fwd ms", "fwd ratio",
+               "minidl fwd+bwd ms", "PyTorch fwd+bwd ms", "fwd+bwd ratio"]  # fmt: skip
     return markdown_table(headers, rows), records
 
 
