@@ -23,11 +23,17 @@ buffer of a few thousand elements and one loop runs over the whole stack (a 32x3
 every kernel is parallel over (channel, group of images) pairs, channels fastest, so that consecutive tasks
 read consecutive planes.
 
-Small output maps (at most ``CHANNELS_LAST_MAX_PIXELS``, as in MobileNets' last stages) leave the planar loops
+Small output maps (at most ``CHANNELS_LAST_MAX_PIXELS``, as in MobileNets' last stages, or
+``SAME_3X3_CHANNELS_LAST_MAX_PIXELS`` for the layers ``_same_3x3`` below computes) leave the planar loops
 too short to pay for themselves; there, when each input channel has one filter (m = 1), the kernels transpose
 their operands to channels-last (N, H, W, C) and run one loop over the channels per (position, tap), vectorised
 across channels: 3-10x faster on 2×2 to 4×4 maps and with stride 2 on 8×8 ones, slower on 16×16 and larger
 (measured at batch 32, 1 thread).
+
+The commonest case, a 3×3 filter per channel at stride 1 with padding 1 on larger maps, runs ``_same_3x3`` for the
+forward pass and the input gradient: each bordered plane correlated row by row straight into the output, without
+the flat sweep's wrapped columns and the crop (measured 30-45% faster than the flat sweep on 16×16 and 32×32 maps;
+its weight gradient as nine row-wise reductions was 2.5x slower than the flat dot products, which stay).
 
 Inputs of any strides are accepted: the wrappers take a C-contiguous copy where an argument is not already
 contiguous (``np.ascontiguousarray``), and cast the weight (or x) to the dtype the reference's result has.
@@ -47,6 +53,9 @@ from numba import njit, prange
 _FASTMATH = {"contract"}  # multiply-adds may fuse into FMA: more accurate, never reorders a sum
 _GROUP_ELEMENTS = 2048  # small planes of a channel are stacked, image after image, into buffers about this long
 CHANNELS_LAST_MAX_PIXELS = 64  # output maps of at most this many pixels run channels-last (when m = 1)
+# ... and 'same' 3×3 stride-1 layers only up to this: on 8×8 maps ``_same_3x3`` measured faster (2.06 vs 2.69 ms at
+# 192 channels, batch 32, fwd+bwd), on 4×4 and 2×2 maps channels-last (1.11 vs 2.86 ms at 384 channels)
+SAME_3X3_CHANNELS_LAST_MAX_PIXELS = 16
 
 
 @njit(cache=True)
@@ -335,8 +344,51 @@ def _taps_last(weight: np.ndarray, dtype) -> np.ndarray:
     return np.ascontiguousarray(weight.transpose(1, 2, 3, 0), dtype=dtype)
 
 
-def _use_channels_last(channels: int, out_channels: int, out_hw: tuple[int, int]) -> bool:
-    return out_channels == channels and out_hw[0] * out_hw[1] <= CHANNELS_LAST_MAX_PIXELS
+def _use_channels_last(channels: int, out_channels: int, out_hw: tuple[int, int], same_3x3: bool = False) -> bool:
+    """Whether the channels-last kernels take this layer (see ``CHANNELS_LAST_MAX_PIXELS``)."""
+    limit = min(CHANNELS_LAST_MAX_PIXELS, SAME_3X3_CHANNELS_LAST_MAX_PIXELS) if same_3x3 else CHANNELS_LAST_MAX_PIXELS
+    return out_channels == channels and out_hw[0] * out_hw[1] <= limit
+
+
+# ---- 'same' 3×3 stride-1 kernel (padding 1 all round, m = 1): row by row, straight into the output ----
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def _same_3x3(x, taps, out):  # pragma: no cover - compiled
+    """out[b, ch] = the stride-1 3×3 correlation of x[b, ch] bordered by one zero, taps[ch] (9,) row-major: each
+    plane is copied into a bordered scratch plane once, then every output row is one loop of nine products over three
+    scratch rows, written in place (no flat sweep over the border, no crop)."""
+    n, c, h, w = x.shape
+    for plane in prange(n * c):
+        b, ch = plane // c, plane % c
+        p = np.zeros((h + 2, w + 2), dtype=out.dtype)
+        src = x[b, ch]
+        for r in range(h):
+            dst, row = p[r + 1], src[r]
+            for q in range(w):
+                dst[q + 1] = row[q]
+        t = taps[ch]
+        w0, w1, w2, w3, w4, w5, w6, w7, w8 = t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]
+        o = out[b, ch]
+        for r in range(h):
+            top, mid, bot, dst = p[r], p[r + 1], p[r + 2], o[r]
+            for q in range(w):
+                dst[q] = (
+                    w0 * top[q] + w1 * top[q + 1] + w2 * top[q + 2]
+                    + w3 * mid[q] + w4 * mid[q + 1] + w5 * mid[q + 2]
+                    + w6 * bot[q] + w7 * bot[q + 1] + w8 * bot[q + 2]
+                )  # fmt: skip
+
+
+def _use_same_3x3(channels: int, weight_shape: tuple, stride, padding, dilation) -> bool:
+    """Whether ``_same_3x3`` computes this convolution: 3×3 taps, one filter per channel, stride 1, no dilation,
+    padding 1 on every side."""
+    return (
+        tuple(weight_shape) == (channels, 1, 3, 3)
+        and tuple(stride) == (1, 1)
+        and tuple(dilation) == (1, 1)
+        and tuple(padding) == (1, 1, 1, 1)
+    )
 
 
 def _group(n: int, block: int) -> int:
@@ -361,13 +413,16 @@ def depthwise_conv2d_forward(
     oc, _, kh, kw = weight.shape
     (sh, sw), (pt, _, pl, _), (dh, dw) = stride, padding, dilation
     ho, wo = conv_output_size(x.shape[2:], (kh, kw), stride, padding, dilation)
-    if x.size and ho * wo and _use_channels_last(x.shape[1], oc, (ho, wo)):
+    same = _use_same_3x3(x.shape[1], weight.shape, stride, padding, dilation)
+    if x.size and ho * wo and _use_channels_last(x.shape[1], oc, (ho, wo), same):
         out_t = np.empty((x.shape[0], ho, wo, oc), dtype=x.dtype)
         geometry = (*x.shape[2:], ho, wo, kh, kw, sh, sw, pt, pl, dh, dw)
         _channels_last_pass(_FORWARD, _taps_last(weight, x.dtype), _channels_last(x, x.dtype), out_t, geometry)
         return np.ascontiguousarray(out_t.transpose(0, 3, 1, 2))
     out = np.empty((x.shape[0], oc, ho, wo), dtype=x.dtype)
-    if out.size:
+    if out.size and same:
+        _same_3x3(_as(x, x.dtype), _as(weight, x.dtype).reshape(oc, 9), out)
+    elif out.size:
         rows, pitch, _ = _layout(ho, wo, kh, kw, sh, sw, dh, dw)
         w = _as(weight, x.dtype).reshape(oc, kh, kw)
         _forward(_as(x, x.dtype), w, out, sh, sw, pt, pl, dh, dw, _group(x.shape[0], rows * pitch))
@@ -387,11 +442,16 @@ def depthwise_conv2d_backward_input(
     oc, _, kh, kw = weight.shape
     (sh, sw), (pt, _, pl, _), (dh, dw) = stride, padding, dilation
     dtype = grad_out.dtype
-    if _use_channels_last(x_shape[1], oc, grad_out.shape[2:]) and grad_out.size and np.prod(x_shape):
+    same = _use_same_3x3(x_shape[1], weight.shape, stride, padding, dilation)
+    if _use_channels_last(x_shape[1], oc, grad_out.shape[2:], same) and grad_out.size and np.prod(x_shape):
         dx_t = np.empty((x_shape[0], x_shape[2], x_shape[3], x_shape[1]), dtype=dtype)
         geometry = (*x_shape[2:], *grad_out.shape[2:], kh, kw, sh, sw, pt, pl, dh, dw)
         _channels_last_pass(_INPUT_GRAD, _taps_last(weight, dtype), _channels_last(grad_out, dtype), dx_t, geometry)
         return np.ascontiguousarray(dx_t.transpose(0, 3, 1, 2))
+    if grad_out.size and same:
+        dx = np.empty(tuple(x_shape), dtype=dtype)  # the same correlation with the taps turned 180°
+        _same_3x3(_as(grad_out, dtype), np.ascontiguousarray(_as(weight, dtype).reshape(oc, 9)[:, ::-1]), dx)
+        return dx
     dx = np.zeros(tuple(x_shape), dtype=dtype)
     if dx.size == 0 or grad_out.size == 0:
         return dx
@@ -419,7 +479,8 @@ def depthwise_conv2d_backward_weight(
     dweight = np.zeros(tuple(weight_shape), dtype=dtype)
     if grad_out.size == 0:
         return dweight
-    if _use_channels_last(x.shape[1], oc, grad_out.shape[2:]):
+    if _use_channels_last(x.shape[1], oc, grad_out.shape[2:], _use_same_3x3(x.shape[1], weight_shape, stride, padding,
+                                                                             dilation)):  # fmt: skip
         partial = np.empty((x.shape[0], kh, kw, oc), dtype=dtype)
         geometry = (*x.shape[2:], *grad_out.shape[2:], kh, kw, sh, sw, pt, pl, dh, dw)
         _channels_last_pass(_WEIGHT_GRAD, _channels_last(grad_out, dtype), _channels_last(x, dtype), partial, geometry)

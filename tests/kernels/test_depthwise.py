@@ -77,13 +77,17 @@ def test_every_kernel_is_registered():
 
 @contextlib.contextmanager
 def _path(path: str):
-    """Force the planar kernels, or the channels-last ones wherever m = 1, whatever the output map's size."""
-    saved = depthwise_module.CHANNELS_LAST_MAX_PIXELS
-    depthwise_module.CHANNELS_LAST_MAX_PIXELS = 0 if path == "planar" else 10**9
+    """Force the planar kernels (``_same_3x3`` included), or the channels-last ones wherever m = 1, whatever the
+    output map's size."""
+    names = ("CHANNELS_LAST_MAX_PIXELS", "SAME_3X3_CHANNELS_LAST_MAX_PIXELS")
+    saved = [getattr(depthwise_module, name) for name in names]
+    for name in names:
+        setattr(depthwise_module, name, 0 if path == "planar" else 10**9)
     try:
         yield
     finally:
-        depthwise_module.CHANNELS_LAST_MAX_PIXELS = saved
+        for name, value in zip(names, saved):
+            setattr(depthwise_module, name, value)
 
 
 @pytest.mark.parametrize("path", ["planar", "channels-last"])
@@ -92,6 +96,21 @@ def _path(path: str):
 def test_matches_the_reference(path, dtype, config, views, seed):
     with _path(path):
         _check_all(*config, dtype, views, seed)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("hw", [(1, 1), (1, 6), (2, 3), (9, 13), (17, 31), (32, 32)])
+def test_the_same_3x3_kernel(dtype, hw):
+    """3×3 taps per channel, stride 1, padding 1: the forward pass and input gradient run ``_same_3x3`` (forced onto
+    small maps too, which otherwise go channels-last), on odd sizes and on non-contiguous views."""
+    rng = np.random.default_rng(hw[0] * 100 + hw[1])
+    x, weight = rng.standard_normal((3, 5, *hw)), rng.standard_normal((5, 1, 3, 3))
+    assert depthwise_module._use_same_3x3(5, weight.shape, (1, 1), (1, 1, 1, 1), (1, 1))
+    assert not depthwise_module._use_same_3x3(5, (10, 1, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1))  # m = 2
+    assert not depthwise_module._use_same_3x3(5, weight.shape, (1, 1), (1, 0, 1, 1), (1, 1))
+    with _path("planar"):
+        _check_all(x, weight, (1, 1), (1, 1, 1, 1), (1, 1), dtype)
+        _check_all(x, weight, (1, 1), (1, 1, 1, 1), (1, 1), dtype, views=("strided", "reversed", "transposed"))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
