@@ -479,8 +479,8 @@ def depthwise_conv2d_backward_weight(
     dweight = np.zeros(tuple(weight_shape), dtype=dtype)
     if grad_out.size == 0:
         return dweight
-    if _use_channels_last(x.shape[1], oc, grad_out.shape[2:], _use_same_3x3(x.shape[1], weight_shape, stride, padding,
-                                                                             dilation)):  # fmt: skip
+    same = _use_same_3x3(x.shape[1], weight_shape, stride, padding, dilation)
+    if _use_channels_last(x.shape[1], oc, grad_out.shape[2:], same):
         partial = np.empty((x.shape[0], kh, kw, oc), dtype=dtype)
         geometry = (*x.shape[2:], *grad_out.shape[2:], kh, kw, sh, sw, pt, pl, dh, dw)
         _channels_last_pass(_WEIGHT_GRAD, _channels_last(grad_out, dtype), _channels_last(x, dtype), partial, geometry)

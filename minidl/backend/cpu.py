@@ -47,9 +47,9 @@ CPU_PREFERRED = {
 # the GEMM (measured fastest).
 COLUMN_BUDGET = 2 * 2**20
 # When "auto" picks Winograd for a 3×3 stride-1 convolution, as measured by `python -m benchmarks steps` and `ops`
-# (batch 32, forward + backward, 1 thread, AVX2 host): F(4×4) beat both
-# im2col implementations from 32 channels on 8×8 to 32×32 maps (0.65-0.87× PyTorch against 1.09-1.20× for
-# im2col on 64-256 channels); on 4×4 maps F(4×4) lost (1.5×) and F(2×2) tied im2col; at 16 channels both lost.
+# (batch 32, forward + backward, 1 thread, AVX2 host): F(4×4) beat both im2col implementations from 32 channels on
+# 8×8 to 32×32 maps (0.65-0.87× PyTorch against 1.09-1.20× for im2col on 64-256 channels); on 4×4 maps F(4×4) lost
+# (1.5×) and F(2×2) tied im2col; at 16 channels both lost.
 WINOGRAD = WinogradRule(min_channels=32, min_size_4=8, against_im2col=("numba", "cython"))
 # Output maps of at most this many pixels run im2col's GEMM as one wide product per chunk: at 4×4 (ResNet-18's last
 # stage on CIFAR) 25% faster than one product per image; at 8×8 and larger, no faster.
